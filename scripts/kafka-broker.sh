@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# Start/stop a throwaway single-node Apache Kafka 4.x broker (KRaft, combined
+# broker+controller) on loopback for integration tests. Everything comes from
+# Maven Central via scripts/kafka-broker/pom.xml: no Docker, no Kafka tarball.
+#
+# Usage:
+#   scripts/kafka-broker.sh start     [STATE_DIR]  # prints bootstrap address last
+#   scripts/kafka-broker.sh stop      [STATE_DIR]  # idempotent
+#   scripts/kafka-broker.sh status    [STATE_DIR]  # "running"/"stopped"; exit 0/3
+#   scripts/kafka-broker.sh bootstrap [STATE_DIR]  # 127.0.0.1:PORT (fails if stopped)
+#   scripts/kafka-broker.sh tool CLASS [ARGS...]   # run a Kafka CLI class, e.g.
+#       scripts/kafka-broker.sh tool org.apache.kafka.tools.TopicCommand \
+#         --bootstrap-server "$(scripts/kafka-broker.sh bootstrap)" --list
+#
+# STATE_DIR defaults to $KAFKA_BROKER_STATE_DIR, else <repo>/target/kafka-broker.
+# Environment knobs:
+#   KAFKA_VERSION         Kafka release to resolve (default 4.1.1; any 4.x)
+#   KAFKA_NUM_PARTITIONS  num.partitions for auto-created topics (default 1)
+#   KAFKA_HEAP_OPTS       broker heap flags (default "-Xmx1g -Xms256m")
+#   KAFKA_START_TIMEOUT   seconds to wait for readiness (default 120)
+#   JAVA_HOME, MVN        which java / mvn to use
+#
+# Every start is a fresh cluster (data dir wiped, new ports, new cluster id);
+# only the resolved classpath is cached, so later starts skip Maven entirely.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd -P)
+POM="$SCRIPT_DIR/kafka-broker/pom.xml"
+
+KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
+NUM_PARTITIONS=${KAFKA_NUM_PARTITIONS:-1}
+START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
+MVN=${MVN:-mvn}
+if [[ -n ${JAVA_HOME:-} ]]; then JAVA="$JAVA_HOME/bin/java"; else JAVA=java; fi
+# Word-splitting of the heap flags is intended (same contract as Kafka's scripts).
+read -r -a HEAP_OPTS <<<"${KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
+
+# 64 MiB frames: the library may ship large batches.
+MAX_MESSAGE_BYTES=67108864
+READY_TOPIC=mb-ready
+
+log() { printf 'kafka-broker: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
+  exit 2
+}
+
+# --- paths -----------------------------------------------------------------
+
+set_state_dir() {
+  local dir=${1:-${KAFKA_BROKER_STATE_DIR:-$REPO_ROOT/target/kafka-broker}}
+  mkdir -p -- "$dir"
+  STATE_DIR=$(cd -- "$dir" && pwd -P)
+  CP_FILE="$STATE_DIR/classpath"
+  CP_KEY_FILE="$STATE_DIR/classpath.key"
+  SERVER_PROPS="$STATE_DIR/server.properties"
+  BROKER_LOG4J="$STATE_DIR/log4j2-broker.properties"
+  TOOLS_LOG4J="$STATE_DIR/log4j2-tools.properties"
+  ADMIN_PROPS="$STATE_DIR/admin.properties"
+  DATA_DIR="$STATE_DIR/data"
+  BROKER_LOG="$STATE_DIR/broker.log"
+  READY_LOG="$STATE_DIR/ready-check.log"
+  PID_FILE="$STATE_DIR/broker.pid"
+  BOOTSTRAP_FILE="$STATE_DIR/bootstrap"
+}
+
+# Serialise start/stop on one STATE_DIR (parallel test jobs may race to start
+# the same broker; the loser then finds it running and reuses it).
+lock_state_dir() {
+  command -v flock >/dev/null || return 0
+  exec 9>"$STATE_DIR/.lock"
+  flock -w $((START_TIMEOUT + 60)) 9 || die "timed out waiting for lock on $STATE_DIR"
+}
+
+# --- process helpers -------------------------------------------------------
+
+# Prints the pid of *our* broker if it is alive; guards against a stale pid
+# file whose pid was recycled by an unrelated process.
+running_pid() {
+  [[ -s ${PID_FILE:-} ]] || return 1
+  local pid args
+  pid=$(<"$PID_FILE")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+  [[ $args == *kafka.Kafka*"$SERVER_PROPS"* ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+# SIGTERM lets Kafka shut down cleanly (controlled shutdown, flush); SIGKILL
+# only if it has not exited after 30 s.
+terminate() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  log "broker $pid ignored SIGTERM for 30 s; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+}
+
+port_in_use() {
+  if command -v ss >/dev/null; then
+    [[ -n $(ss -Htan "sport = :$1" 2>/dev/null) ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+
+# Random port below Linux's ephemeral range (32768+), so outgoing client
+# sockets cannot grab it between our check and the broker's bind.
+free_port() {
+  local port i
+  for ((i = 0; i < 200; i++)); do
+    port=$((20000 + RANDOM % 12000))
+    [[ $port != "${1:-}" ]] || continue
+    port_in_use "$port" || { printf '%s\n' "$port"; return 0; }
+  done
+  die "no free loopback port found"
+}
+
+# Kafka cluster ids are 16 random bytes in unpadded base64url. Generating it
+# here saves a JVM start (StorageTool random-uuid); Kafka itself avoids ids
+# starting with '-' because they look like CLI flags.
+random_cluster_id() {
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    [[ $id == -* ]] || break
+  done
+  printf '%s\n' "$id"
+}
+
+# --- classpath -------------------------------------------------------------
+
+classpath_complete() {
+  local jars jar
+  IFS=: read -r -a jars <"$CP_FILE"
+  ((${#jars[@]} > 0)) || return 1
+  for jar in "${jars[@]}"; do [[ -f $jar ]] || return 1; done
+}
+
+# Resolve once with Maven, then reuse the cached classpath: later starts need
+# neither Maven nor the network. The key invalidates it when the pom or the
+# requested version changes; the jar check catches a wiped ~/.m2.
+resolve_classpath() {
+  local key
+  key="$KAFKA_VERSION $(sha256sum "$POM" | cut -d' ' -f1)"
+  if [[ -s $CP_FILE && -f $CP_KEY_FILE && $(<"$CP_KEY_FILE") == "$key" ]] && classpath_complete; then
+    CLASSPATH_VALUE=$(<"$CP_FILE")
+    return 0
+  fi
+  command -v "$MVN" >/dev/null || die "'$MVN' not found (needed once to resolve Kafka jars)"
+  log "resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION with Maven (first start only)..."
+  rm -f "$CP_FILE" "$CP_KEY_FILE"
+  if ! "$MVN" -q -B -f "$POM" -Dkafka.version="$KAFKA_VERSION" \
+    dependency:build-classpath -Dmdep.includeScope=runtime \
+    -Dmdep.outputFile="$CP_FILE.tmp" >"$STATE_DIR/mvn.log" 2>&1; then
+    tail -n 40 "$STATE_DIR/mvn.log" >&2
+    die "Maven could not resolve Kafka $KAFKA_VERSION (full log: $STATE_DIR/mvn.log)"
+  fi
+  mv -f "$CP_FILE.tmp" "$CP_FILE"
+  classpath_complete || die "Maven produced an incomplete classpath in $CP_FILE"
+  printf '%s\n' "$key" >"$CP_KEY_FILE"
+  CLASSPATH_VALUE=$(<"$CP_FILE")
+}
+
+# JVM prefix for short-lived CLI tools: small heap, C1 only and serial GC
+# start noticeably faster on a 2-core machine.
+tool_cmd() {
+  TOOL=("$JAVA" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$TOOLS_LOG4J"
+    -cp "$CLASSPATH_VALUE")
+}
+
+# --- config files ----------------------------------------------------------
+
+write_configs() {
+  local port=$1 cport=$2
+  cat >"$SERVER_PROPS" <<EOF
+# Generated by scripts/kafka-broker.sh; rewritten on every start.
+process.roles=broker,controller
+node.id=1
+# Static single-voter quorum: formats without --standalone/--initial-controllers
+# and behaves the same on every 4.x release.
+controller.quorum.voters=1@127.0.0.1:$cport
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$DATA_DIR
+
+# Single node: every internal topic must accept replication factor 1.
+num.partitions=$NUM_PARTITIONS
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+auto.create.topics.enable=true
+# Tests should not wait 3 s for the first consumer-group rebalance.
+group.initial.rebalance.delay.ms=0
+
+# Large frames (64 MiB records/batches); request size must cover them.
+message.max.bytes=$MAX_MESSAGE_BYTES
+replica.fetch.max.bytes=$MAX_MESSAGE_BYTES
+socket.request.max.bytes=104857600
+EOF
+
+  # Broker logs go to stdout, which start() redirects to broker.log together
+  # with anything the JVM itself prints (crashes, bad flags).
+  cat >"$BROKER_LOG4J" <<'EOF'
+status = warn
+name = kafka-broker
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = STDOUT
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+EOF
+
+  write_tools_log4j
+
+  # Bound the admin client so a probe against a half-started broker fails
+  # fast and is retried instead of hanging for the default 60 s.
+  cat >"$ADMIN_PROPS" <<'EOF'
+request.timeout.ms=10000
+default.api.timeout.ms=15000
+EOF
+}
+
+# CLI tools log warnings to stderr only, so their stdout stays parseable.
+write_tools_log4j() {
+  cat >"$TOOLS_LOG4J" <<'EOF'
+status = warn
+name = kafka-tools
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+}
+
+# --- readiness -------------------------------------------------------------
+
+tail_broker_log() {
+  log "last lines of $BROKER_LOG:"
+  tail -n 40 "$BROKER_LOG" >&2 || true
+}
+
+remaining() { echo $((DEADLINE - $(date +%s))); }
+
+# One end-to-end probe: create a topic, produce with acks=all, read it back.
+# An open port alone is not enough: the broker accepts connections before the
+# controller has elected itself and before it can host partitions.
+probe_ready() {
+  local bootstrap=$1 token out t
+  token="mb-ready-$(date +%s%N)"
+  t=$(remaining); ((t > 0)) || return 1
+  timeout "$t" "${TOOL[@]}" org.apache.kafka.tools.TopicCommand \
+    --bootstrap-server "$bootstrap" --command-config "$ADMIN_PROPS" \
+    --create --if-not-exists --topic "$READY_TOPIC" \
+    --partitions 1 --replication-factor 1 >>"$READY_LOG" 2>&1 9>&- || return 1
+
+  t=$(remaining); ((t > 0)) || return 1
+  # ConsoleProducer exits 0 even when the send fails (it only logs), hence
+  # the read-back below is what decides.
+  printf '%s\n' "$token" | timeout "$t" "${TOOL[@]}" org.apache.kafka.tools.ConsoleProducer \
+    --bootstrap-server "$bootstrap" --topic "$READY_TOPIC" \
+    --producer-property acks=all --producer-property max.block.ms=15000 \
+    --producer-property delivery.timeout.ms=15000 \
+    --producer-property request.timeout.ms=10000 >>"$READY_LOG" 2>&1 9>&- || return 1
+
+  t=$(remaining); ((t > 0)) || return 1
+  # Manual partition assignment: no consumer group, so no need to wait for
+  # the 50-partition __consumer_offsets topic. Offset 0 holds the first
+  # acknowledged probe record of this (fresh) cluster.
+  out=$(timeout "$t" "${TOOL[@]}" org.apache.kafka.tools.consumer.ConsoleConsumer \
+    --bootstrap-server "$bootstrap" --topic "$READY_TOPIC" \
+    --partition 0 --offset earliest --max-messages 1 --timeout-ms 15000 \
+    2>>"$READY_LOG" 9>&-) || true
+  [[ $out == mb-ready-* ]]
+}
+
+wait_ready() {
+  local pid=$1 port=$2 bootstrap=$3
+  # Cheap wait for the listener first, so the JVM-heavy probe runs only when
+  # it has a chance to succeed.
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || return 2
+    (($(remaining) > 0)) || return 1
+    sleep 0.2
+  done
+  until probe_ready "$bootstrap"; do
+    kill -0 "$pid" 2>/dev/null || return 2
+    (($(remaining) > 0)) || return 1
+    sleep 1
+  done
+}
+
+# --- commands --------------------------------------------------------------
+
+cmd_start() {
+  set_state_dir "${1:-}"
+  lock_state_dir
+  local pid
+  if pid=$(running_pid) && [[ -s $BOOTSTRAP_FILE ]]; then
+    log "already running (pid $pid)"
+    cat "$BOOTSTRAP_FILE"
+    return 0
+  fi
+  if pid=$(running_pid); then
+    # Running but never became ready (e.g. an interrupted start): restart.
+    terminate "$pid"
+  fi
+  rm -f "$PID_FILE" "$BOOTSTRAP_FILE"
+
+  command -v "$JAVA" >/dev/null || die "java not found (set JAVA_HOME)"
+  local t0 port cport bootstrap cluster_id rc
+  t0=$(date +%s%N)
+  DEADLINE=$(($(date +%s) + START_TIMEOUT))
+  resolve_classpath
+  tool_cmd
+
+  port=$(free_port)
+  cport=$(free_port "$port")
+  bootstrap="127.0.0.1:$port"
+  # Fresh cluster on every start: tests must not see topics or offsets from a
+  # previous run, and the controller port changes anyway.
+  rm -rf -- "${DATA_DIR:?}"
+  write_configs "$port" "$cport"
+  : >"$BROKER_LOG"
+  : >"$READY_LOG"
+
+  cluster_id=$(random_cluster_id)
+  # kafka.tools.StorageTool is still the Scala class in kafka_2.13 (4.x).
+  if ! "${TOOL[@]}" kafka.tools.StorageTool format --config "$SERVER_PROPS" \
+    --cluster-id "$cluster_id" >>"$BROKER_LOG" 2>&1 9>&-; then
+    tail_broker_log
+    die "formatting storage failed"
+  fi
+
+  # nohup: the broker must outlive the calling shell/terminal. stdin/stdout
+  # are detached so "$(kafka-broker.sh start)" does not wait for the broker.
+  nohup "$JAVA" "${HEAP_OPTS[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$BROKER_LOG4J" \
+    "-Dkafka.logs.dir=$STATE_DIR" -cp "$CLASSPATH_VALUE" \
+    kafka.Kafka "$SERVER_PROPS" </dev/null >>"$BROKER_LOG" 2>&1 9>&- &
+  pid=$!
+  printf '%s\n' "$pid" >"$PID_FILE"
+  # Do not leave a half-started broker behind if we are interrupted.
+  trap 'terminate '"$pid"'; rm -f "$PID_FILE"; exit 130' INT TERM
+
+  rc=0
+  wait_ready "$pid" "$port" "$bootstrap" || rc=$?
+  if ((rc != 0)); then
+    trap - INT TERM
+    if ((rc == 2)); then
+      rm -f "$PID_FILE"
+      tail_broker_log
+      die "broker process exited during startup (see $BROKER_LOG)"
+    fi
+    terminate "$pid"
+    rm -f "$PID_FILE"
+    log "last lines of $READY_LOG:"
+    tail -n 15 "$READY_LOG" >&2 || true
+    tail_broker_log
+    die "broker not ready after ${START_TIMEOUT}s (see $BROKER_LOG)"
+  fi
+  trap - INT TERM
+
+  printf '%s\n' "$bootstrap" >"$BOOTSTRAP_FILE"
+  log "Kafka $KAFKA_VERSION ready at $bootstrap (pid $pid, state $STATE_DIR) in $((($(date +%s%N) - t0) / 1000000)) ms"
+  printf '%s\n' "$bootstrap"
+}
+
+cmd_stop() {
+  set_state_dir "${1:-}"
+  lock_state_dir
+  local pid
+  if pid=$(running_pid); then
+    log "stopping broker (pid $pid)"
+    terminate "$pid"
+  else
+    log "not running"
+  fi
+  rm -f "$PID_FILE" "$BOOTSTRAP_FILE"
+}
+
+cmd_status() {
+  set_state_dir "${1:-}"
+  if running_pid >/dev/null; then
+    echo running
+  else
+    echo stopped
+    return 3
+  fi
+}
+
+cmd_bootstrap() {
+  set_state_dir "${1:-}"
+  if ! running_pid >/dev/null || [[ ! -s $BOOTSTRAP_FILE ]]; then
+    die "broker in $STATE_DIR is not running"
+  fi
+  cat "$BOOTSTRAP_FILE"
+}
+
+cmd_tool() {
+  (($# > 0)) || usage
+  set_state_dir ""
+  resolve_classpath
+  tool_cmd
+  [[ -f $TOOLS_LOG4J ]] || write_tools_log4j
+  exec "${TOOL[@]}" "$@"
+}
+
+main() {
+  (($# > 0)) || usage
+  local cmd=$1
+  shift
+  case $cmd in
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status "$@" ;;
+    bootstrap) cmd_bootstrap "$@" ;;
+    tool) cmd_tool "$@" ;;
+    -h | --help | help) usage ;;
+    *) log "unknown command: $cmd"; usage ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,625 @@
+//! The collector: partitioned rings in front, flush threads behind, and the
+//! flush rule between them.
+//!
+//! ```text
+//! submit ──► gate[p] ──► ring[p] ──► flush thread (p % flush.threads)
+//!                                      │ frame += event
+//!                                      │ flush when count >= N or oldest waited >= T
+//!                                      ▼
+//!                                    sink ──► Completion ──► Accounting
+//! ```
+//!
+//! A thread always submits to the same partition (its "home"), so events from
+//! one thread stay in order. Each partition has a [`Gate`]: with SPSC rings
+//! it is a tiny lock that lets threads sharing a partition take turns; with
+//! MPSC rings it only counts producers inside. Either way the gate is also
+//! what makes closing safe against concurrent submits (see [`Gates::close`]).
+
+use crate::config::{Config, SinkChoice};
+use crate::error::{Code, Error, Result};
+use crate::frame::{encoded_len, FrameEncoder};
+use crate::pressure::{BatchParams, PressureLevel, RateMeter};
+use crate::ring::{Full, Ring, RingKind};
+use crate::sink::{CallbackSink, Completion, NullSink, Sink};
+use crate::stats::Accounting;
+use crossbeam_utils::{Backoff, CachePadded};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A snapshot of the collector's counters and current flush parameters.
+/// At any quiescent point `submitted == delivered + failed + pending`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Status {
+    /// Events accepted by submit.
+    pub submitted: u64,
+    /// Submits refused with an error (full, too large).
+    pub rejected: u64,
+    /// Events the sink reported delivered.
+    pub delivered: u64,
+    /// Events the sink reported failed.
+    pub failed: u64,
+    /// Events accepted but not yet delivered or failed.
+    pub pending: u64,
+    /// Frames handed to the sink.
+    pub flushed_batches: u64,
+    /// Current pressure level, 1..=10.
+    pub level: u32,
+    /// Current N: a frame is flushed once it holds this many events.
+    pub batch_events: u64,
+    /// Current T in microseconds: a frame is flushed once its oldest event has waited this long.
+    pub interval_us: u64,
+    /// Event rate measured over the last complete pressure window.
+    pub rate_per_sec: f64,
+}
+
+/// A partition's admission gate and submit counter, on one cache line that
+/// the submitting core owns in the steady state.
+struct Gate {
+    /// SPSC: 0 free, 1 held. MPSC: number of producers inside.
+    state: AtomicU32,
+    /// Events accepted into this partition's ring.
+    submitted: AtomicU64,
+}
+
+/// Admission control for all partitions. Outlives the collector when a C or
+/// Java handle holds it, so a stale handle still finds valid gates.
+pub struct Gates {
+    id: u64,
+    kind: RingKind,
+    closed: CachePadded<AtomicBool>,
+    /// Threads inside `Handle::with` (status, flush, ...).
+    users: CachePadded<AtomicUsize>,
+    gates: Box<[CachePadded<Gate>]>,
+}
+
+static NEXT_GATES_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_THREAD_NO: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's number, assigned at its first submit, so threads spread
+    /// over partitions round-robin.
+    static THREAD_NO: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// (Gates id, home partition) of the collector this thread used last:
+    /// saves a division per submit.
+    static HOME: Cell<(u64, usize)> = const { Cell::new((0, 0)) };
+}
+
+impl Gates {
+    fn new(kind: RingKind, partitions: usize) -> Gates {
+        Gates {
+            id: NEXT_GATES_ID.fetch_add(1, Ordering::Relaxed),
+            kind,
+            closed: CachePadded::new(AtomicBool::new(false)),
+            users: CachePadded::new(AtomicUsize::new(0)),
+            gates: (0..partitions)
+                .map(|_| CachePadded::new(Gate { state: AtomicU32::new(0), submitted: AtomicU64::new(0) }))
+                .collect(),
+        }
+    }
+
+    #[inline(always)]
+    fn home(&self) -> usize {
+        HOME.with(|home| {
+            let (id, p) = home.get();
+            if id == self.id {
+                return p;
+            }
+            let no = THREAD_NO.with(|t| {
+                if t.get() == usize::MAX {
+                    t.set(NEXT_THREAD_NO.fetch_add(1, Ordering::Relaxed));
+                }
+                t.get()
+            });
+            let p = no % self.gates.len();
+            home.set((self.id, p));
+            p
+        })
+    }
+
+    /// Enters partition `p`'s gate. Returns false (gate not held) if closed.
+    #[inline(always)]
+    fn enter(&self, p: usize) -> bool {
+        let gate = &self.gates[p].state;
+        match self.kind {
+            RingKind::Spsc => {
+                // SeqCst RMW then SeqCst load of `closed`: with close()'s
+                // SeqCst store of `closed` then load of the gate (Dekker), at
+                // least one side sees the other. On x86 this is one `lock cmpxchg`.
+                if gate.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+                    let backoff = Backoff::new();
+                    while gate.compare_exchange_weak(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+                        backoff.snooze();
+                        if backoff.is_completed() {
+                            std::thread::yield_now();
+                        }
+                    }
+                }
+            }
+            RingKind::Mpsc => {
+                gate.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            self.exit(p);
+            return false;
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn exit(&self, p: usize) {
+        // Release: everything done inside the gate happens-before the next
+        // holder's entry and before close() sees the gate free.
+        match self.kind {
+            RingKind::Spsc => self.gates[p].state.store(0, Ordering::Release),
+            RingKind::Mpsc => {
+                self.gates[p].state.fetch_sub(1, Ordering::Release);
+            }
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Marks the gates closed and waits until no submit and no user is inside.
+    /// After it returns, nothing can reach the collector through these gates.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let backoff = Backoff::new();
+        for gate in self.gates.iter() {
+            while gate.state.load(Ordering::SeqCst) != 0 {
+                backoff.snooze();
+            }
+        }
+        while self.users.load(Ordering::SeqCst) != 0 {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Enters as a non-submit user (status, flush, ...). False if closed.
+    pub fn enter_user(&self) -> bool {
+        self.users.fetch_add(1, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.users.fetch_sub(1, Ordering::Release);
+            return false;
+        }
+        true
+    }
+
+    pub fn exit_user(&self) {
+        self.users.fetch_sub(1, Ordering::Release);
+    }
+
+    fn submitted(&self) -> u64 {
+        // Acquire pairs with nothing in particular; Relaxed would do for a
+        // snapshot, but callers compare with delivered counts read before.
+        self.gates.iter().map(|g| g.submitted.load(Ordering::Acquire)).sum()
+    }
+
+    /// Submits through the gates to `core`.
+    ///
+    /// # Safety
+    /// `core` must point to a live `Core` until `close()` has returned.
+    #[inline]
+    pub(crate) unsafe fn submit(&self, core: *const Core, event: &[u8]) -> Result<()> {
+        let p = self.home();
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if !self.enter(p) {
+                return Err(Error::closed());
+            }
+            // SAFETY: the gate is held and the collector is open, so close()
+            // has not finished and `core` is alive until we exit.
+            let core = &*core;
+            if event.len() > core.event_max_bytes {
+                core.accounting.count_rejected();
+                self.exit(p);
+                return Err(Error::new(
+                    Code::MB_ERR_TOO_LARGE,
+                    format!("event of {} bytes exceeds event.max.bytes = {}", event.len(), core.event_max_bytes),
+                ));
+            }
+            let gate = &self.gates[p];
+            // Counted before the push publishes the event, so a reader who
+            // sees it delivered also sees it submitted. Relaxed: the ring's
+            // Release publication carries it.
+            match self.kind {
+                // Only the gate holder writes an SPSC partition's counter.
+                RingKind::Spsc => gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Relaxed),
+                RingKind::Mpsc => {
+                    gate.submitted.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let pushed = core.rings[p].push(event, core.clock.now_us());
+            if pushed.is_ok() {
+                self.exit(p);
+                return Ok(());
+            }
+            match self.kind {
+                RingKind::Spsc => gate.submitted.store(gate.submitted.load(Ordering::Relaxed) - 1, Ordering::Relaxed),
+                RingKind::Mpsc => {
+                    gate.submitted.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            core.wake_flushers();
+            let now = Instant::now();
+            let deadline = *deadline.get_or_insert(now + core.submit_block);
+            if now >= deadline {
+                core.accounting.count_rejected();
+                let cap = core.rings[p].capacity();
+                self.exit(p);
+                let _: Full = pushed.unwrap_err();
+                return Err(Error::new(
+                    Code::MB_ERR_FULL,
+                    format!("ring {p} ({cap} bytes) is full; raise ring.capacity.bytes or submit.block.ms"),
+                ));
+            }
+            // Wait outside the gate so close() and other producers proceed.
+            self.exit(p);
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+}
+
+/// A coarse microsecond clock. Flush threads advance it; producers read it
+/// with one relaxed load instead of a clock call per event. It can only lag,
+/// so an event's stamp is never later than its real enqueue: a lagging stamp
+/// flushes earlier, never later, and the latency budget still holds.
+struct Clock {
+    start: Instant,
+    now_us: CachePadded<AtomicU32>,
+}
+
+impl Clock {
+    #[inline(always)]
+    fn now_us(&self) -> u32 {
+        self.now_us.load(Ordering::Relaxed)
+    }
+
+    /// Advances the clock to the real time and returns it. fetch_max keeps it
+    /// monotonic when several flush threads tick.
+    fn tick(&self) -> u32 {
+        let real = self.start.elapsed().as_micros() as u32;
+        let prev = self.now_us.fetch_max(real, Ordering::Relaxed);
+        prev.max(real)
+    }
+}
+
+/// Everything the flush threads share with submitters.
+pub(crate) struct Core {
+    rings: Box<[Ring]>,
+    gates: Arc<Gates>,
+    clock: Clock,
+    accounting: Arc<Accounting>,
+    sink: Arc<dyn Sink>,
+    event_max_bytes: usize,
+    batch_max_bytes: usize,
+    submit_block: Duration,
+    /// Per-level (N, T); the flush rule uses the entry of the current level.
+    table: [BatchParams; 10],
+    level: AtomicU32,
+    max_events: AtomicU64,
+    max_wait_us: AtomicU64,
+    rate_bits: AtomicU64,
+    /// Bumped by flush(): flush threads then send partial frames at once.
+    flush_epoch: AtomicU64,
+    stop: AtomicBool,
+    /// Events taken from rings by all flush threads, for the rate meter.
+    taken: AtomicU64,
+    wake_lock: Mutex<()>,
+    wake: Condvar,
+}
+
+impl Core {
+    fn wake_flushers(&self) {
+        let _g = self.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.wake.notify_all();
+    }
+
+    fn set_level(&self, level: PressureLevel) {
+        let params = self.table[level.number() as usize - 1];
+        self.max_events.store(params.max_events, Ordering::Relaxed);
+        self.max_wait_us.store(params.max_wait.as_micros() as u64, Ordering::Relaxed);
+        self.level.store(level.number(), Ordering::Relaxed);
+    }
+
+    fn status(&self) -> Status {
+        // Completions first: anything completed was submitted earlier, so
+        // reading submitted second keeps pending from going negative.
+        let delivered = self.accounting.delivered();
+        let failed = self.accounting.failed();
+        let submitted = self.gates.submitted();
+        Status {
+            submitted,
+            rejected: self.accounting.rejected(),
+            delivered,
+            failed,
+            pending: submitted.saturating_sub(delivered + failed),
+            flushed_batches: self.accounting.flushed_batches(),
+            level: self.level.load(Ordering::Relaxed),
+            batch_events: self.max_events.load(Ordering::Relaxed),
+            interval_us: self.max_wait_us.load(Ordering::Relaxed),
+            rate_per_sec: f64::from_bits(self.rate_bits.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// The adaptive microbatch collector.
+pub struct Collector {
+    core: Arc<Core>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    close_timeout: Duration,
+}
+
+impl Collector {
+    /// Validates `config`, allocates every ring up front and starts the
+    /// flush threads.
+    pub fn new(config: &Config) -> Result<Collector> {
+        config.validate()?;
+        let ceiling = config.ceiling()?;
+        let sink: Arc<dyn Sink> = match &config.sink {
+            SinkChoice::Null => Arc::new(NullSink::default()),
+            SinkChoice::Callback(cb) => Arc::new(CallbackSink::new(*cb)),
+            SinkChoice::Custom(sink) => sink.clone(),
+        };
+        let partitions = config.partitions;
+        let mut table = [BatchParams { max_events: 1, max_wait: Duration::ZERO }; 10];
+        for level in PressureLevel::ALL {
+            table[level.number() as usize - 1] = level.bootstrap(config.batch_max_events);
+        }
+        let core = Arc::new(Core {
+            rings: (0..partitions).map(|_| Ring::new(config.ring_kind, config.ring_capacity)).collect(),
+            gates: Arc::new(Gates::new(config.ring_kind, partitions)),
+            clock: Clock { start: Instant::now(), now_us: CachePadded::new(AtomicU32::new(0)) },
+            accounting: Arc::new(Accounting::default()),
+            sink,
+            event_max_bytes: config.event_max_bytes,
+            batch_max_bytes: config.batch_max_bytes,
+            submit_block: config.submit_block,
+            table,
+            level: AtomicU32::new(0),
+            max_events: AtomicU64::new(0),
+            max_wait_us: AtomicU64::new(0),
+            rate_bits: AtomicU64::new(0f64.to_bits()),
+            flush_epoch: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            taken: AtomicU64::new(0),
+            wake_lock: Mutex::new(()),
+            wake: Condvar::new(),
+        });
+        let meter = RateMeter::new(config.pressure_window, ceiling, config.level);
+        core.set_level(meter.level());
+
+        let nthreads = config.flush_threads.min(partitions);
+        let mut threads = Vec::with_capacity(nthreads);
+        let mut meter = Some(meter);
+        for index in 0..nthreads {
+            let thread_core = core.clone();
+            let meter = if index == 0 { meter.take() } else { None };
+            let spawned = std::thread::Builder::new()
+                .name(format!("mb-flush-{index}"))
+                .spawn(move || FlushThread::new(thread_core, index, nthreads, meter).run());
+            match spawned {
+                Ok(handle) => threads.push(handle),
+                Err(e) => {
+                    core.stop.store(true, Ordering::Release);
+                    core.wake_flushers();
+                    threads.into_iter().for_each(|t: JoinHandle<()>| drop(t.join()));
+                    return Err(Error::new(Code::MB_ERR_INTERNAL, format!("cannot start a flush thread: {e}")));
+                }
+            }
+        }
+        Ok(Collector { core, threads: Mutex::new(threads), close_timeout: config.close_timeout })
+    }
+
+    /// Copies `event` into this thread's ring. Never allocates.
+    #[inline]
+    pub fn submit(&self, event: &[u8]) -> Result<()> {
+        // SAFETY: `self.core` lives as long as `self`, and close() runs in drop.
+        unsafe { self.core.gates.submit(Arc::as_ptr(&self.core), event) }
+    }
+
+    /// Sends everything submitted before this call and waits until the sink
+    /// has reported all of it (delivered or failed).
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        if self.core.gates.is_closed() {
+            return Err(Error::closed());
+        }
+        let deadline = Instant::now() + timeout;
+        let target = self.core.gates.submitted();
+        self.core.flush_epoch.fetch_add(1, Ordering::Release);
+        self.core.wake_flushers();
+        let accounting = &self.core.accounting;
+        let gates = &self.core.gates;
+        let done = accounting.wait_until(deadline, || accounting.completed() >= target || gates.is_closed());
+        if gates.is_closed() && accounting.completed() < target {
+            return Err(Error::closed());
+        }
+        if !done {
+            let pending = target.saturating_sub(accounting.completed());
+            return Err(Error::new(
+                Code::MB_ERR_TIMEOUT,
+                format!("flush timed out after {} ms with {pending} events not yet reported by the sink", timeout.as_millis()),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn status(&self) -> Status {
+        self.core.status()
+    }
+
+    /// The gates, for handles that must outlive the collector.
+    pub(crate) fn gates(&self) -> &Arc<Gates> {
+        &self.core.gates
+    }
+
+    pub(crate) fn core_ptr(&self) -> *const Core {
+        Arc::as_ptr(&self.core)
+    }
+
+    /// The last delivery error the sink reported.
+    pub fn last_delivery_error(&self) -> Option<Error> {
+        self.core.accounting.last_error()
+    }
+
+    /// Refuses new submits, waits for submits in progress, then flushes
+    /// everything pending and stops the flush threads. Waits at most
+    /// `close.timeout.ms` for the sink. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        self.core.gates.close();
+        self.core.accounting.wake_all();
+        self.core.stop.store(true, Ordering::Release);
+        self.core.wake_flushers();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            // A flush thread only panics if the sink panicked; the events it
+            // held were counted failed by their Completion's Drop.
+            let _ = t.join();
+        }
+        self.core.sink.flush(self.close_timeout)
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+/// Shortest and longest sleep of an idle flush thread.
+const IDLE_MIN: Duration = Duration::from_micros(50);
+const IDLE_MAX: Duration = Duration::from_millis(1);
+/// Records drained per ring before moving to the next (fairness).
+const DRAIN_CHUNK: usize = 4096;
+
+struct FlushThread {
+    core: Arc<Core>,
+    partitions: Vec<usize>,
+    frame: FrameEncoder,
+    /// Stamp of the oldest event in `frame`.
+    oldest: u32,
+    meter: Option<RateMeter>,
+    meter_seen: u64,
+}
+
+impl FlushThread {
+    fn new(core: Arc<Core>, index: usize, nthreads: usize, meter: Option<RateMeter>) -> Self {
+        let partitions = (index..core.rings.len()).step_by(nthreads).collect();
+        let frame = FrameEncoder::with_capacity(core.batch_max_bytes);
+        FlushThread { core, partitions, frame, oldest: 0, meter, meter_seen: 0 }
+    }
+
+    fn send_frame(&mut self) {
+        if self.frame.is_empty() {
+            return;
+        }
+        let events = self.frame.count();
+        let completion = Completion::new(self.core.accounting.clone(), events);
+        self.core.accounting.count_batch();
+        self.core.sink.send(self.frame.finish(), events, completion);
+        self.frame.clear();
+    }
+
+    fn run(mut self) {
+        let mut seen_epoch = self.core.flush_epoch.load(Ordering::Acquire);
+        let mut idle = IDLE_MIN;
+        loop {
+            // Read before draining: whatever was submitted before a stop or
+            // flush request is in the rings by now and gets drained below.
+            let stopping = self.core.stop.load(Ordering::Acquire);
+            let epoch = self.core.flush_epoch.load(Ordering::Acquire);
+            let forced = stopping || epoch != seen_epoch;
+            let now = self.core.clock.tick();
+            let max_events = self.core.max_events.load(Ordering::Relaxed);
+            let max_wait_us = self.core.max_wait_us.load(Ordering::Relaxed);
+            let mut taken = 0u64;
+            let mut taken_bytes = 0usize;
+
+            let core = self.core.clone();
+            for i in 0..self.partitions.len() {
+                let ring = &core.rings[self.partitions[i]];
+                loop {
+                    let mut frame_full = false;
+                    let batch_max_bytes = self.core.batch_max_bytes;
+                    let (frame, oldest) = (&mut self.frame, &mut self.oldest);
+                    // SAFETY: partition i is drained by this thread only.
+                    let n = unsafe {
+                        ring.drain(DRAIN_CHUNK, |stamp, event| {
+                            if frame.count() as u64 >= max_events
+                                || frame.len() + encoded_len(event.len()) > batch_max_bytes
+                            {
+                                frame_full = true;
+                                return false;
+                            }
+                            if frame.is_empty() {
+                                *oldest = stamp;
+                            }
+                            taken_bytes += event.len();
+                            frame.push(event);
+                            true
+                        })
+                    };
+                    taken += n as u64;
+                    if frame_full || self.frame.count() as u64 >= max_events {
+                        self.send_frame();
+                        continue;
+                    }
+                    if n < DRAIN_CHUNK {
+                        break;
+                    }
+                }
+            }
+
+            let waited = self.core.clock.tick().wrapping_sub(self.oldest) as u64;
+            if !self.frame.is_empty() && (forced || waited >= max_wait_us) {
+                self.send_frame();
+            }
+            if forced && taken == 0 {
+                seen_epoch = epoch;
+                if stopping {
+                    return;
+                }
+            }
+            self.observe_rate(taken);
+
+            // Sleep unless the rings are busy; never past the frame's deadline.
+            let busy = taken_bytes >= self.core.rings[0].capacity() / 8;
+            if busy || (forced && taken > 0) {
+                idle = IDLE_MIN;
+                continue;
+            }
+            let mut nap = if taken > 0 { IDLE_MIN } else { idle };
+            idle = if taken > 0 { IDLE_MIN } else { (idle * 2).min(IDLE_MAX) };
+            if !self.frame.is_empty() {
+                let left = max_wait_us.saturating_sub(now.wrapping_sub(self.oldest) as u64);
+                nap = nap.min(Duration::from_micros(left));
+            }
+            let guard = self.core.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if self.core.stop.load(Ordering::Acquire) || self.core.flush_epoch.load(Ordering::Acquire) != seen_epoch {
+                continue;
+            }
+            drop(self.core.wake.wait_timeout(guard, nap));
+        }
+    }
+
+    /// Feeds the rate meter (flush thread 0 only) and applies a new level.
+    fn observe_rate(&mut self, taken: u64) {
+        if taken > 0 {
+            self.core.taken.fetch_add(taken, Ordering::Relaxed);
+        }
+        let Some(meter) = self.meter.as_mut() else { return };
+        let total = self.core.taken.load(Ordering::Relaxed);
+        let delta = total - self.meter_seen;
+        self.meter_seen = total;
+        if let Some(level) = meter.record(delta, Instant::now()) {
+            self.core.rate_bits.store(meter.last_rate().to_bits(), Ordering::Relaxed);
+            self.core.set_level(level);
+        }
+    }
+}

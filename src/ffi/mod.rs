@@ -1,0 +1,248 @@
+//! The C ABI. Each function checks its arguments, runs inside the panic
+//! boundary, and calls one method of the Rust API: no logic lives here.
+//!
+//! The header `include/microbatch.h` is generated from this module by
+//! cbindgen (see build.rs); the doc comments below are the C documentation.
+
+mod boundary;
+
+use crate::collector::Status;
+use crate::config::Config;
+use crate::error::{mb_result, Error};
+use crate::frame;
+use crate::handle::Handle;
+use crate::sink::callback::{mb_frame_cb, FrameCallback};
+use boundary::{bytes, c_str, guard, guard_void, non_null, non_null_mut, with_last_error};
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+pub(crate) use boundary::set_last_error;
+
+/// Receives one decoded event: `event` points to `len` bytes valid only
+/// during the call. Return 0 to continue; any other value stops decoding
+/// (mb_frame_decode then returns MB_ERR_DELIVERY).
+#[allow(non_camel_case_types)]
+pub type mb_event_cb = Option<unsafe extern "C" fn(ctx: *mut c_void, event: *const u8, len: usize) -> i32>;
+
+/// Creates a configuration holding the defaults. Free it with mb_config_free.
+/// Returns NULL only if memory is exhausted.
+#[no_mangle]
+pub extern "C" fn mb_config_new() -> *mut Config {
+    let mut out = std::ptr::null_mut();
+    guard_void(|| out = Box::into_raw(Box::new(Config::default())));
+    out
+}
+
+/// Sets one configuration key, e.g. ("partitions", "4") or
+/// ("kafka.acks", "all"). The key and value are checked now: an unknown key
+/// or a bad value returns MB_ERR_INVALID_CONFIG, leaves `cfg` unchanged, and
+/// mb_last_error says what is allowed.
+#[no_mangle]
+pub extern "C" fn mb_config_set(cfg: *mut Config, key: *const c_char, value: *const c_char) -> mb_result {
+    guard(|| {
+        let cfg = non_null_mut(cfg, "cfg")?;
+        let key = c_str(key, "key")?;
+        let value = c_str(value, "value")?;
+        cfg.set(key, value)
+    })
+}
+
+/// Sends frames to `cb` (and makes `callback` the sink). The callback runs on
+/// the collector's flush threads, possibly several at once, so it and `ctx`
+/// must be thread-safe. It receives each encoded frame (see the frame format
+/// in README) valid only during the call; returning non-zero marks the
+/// frame's events failed.
+#[no_mangle]
+pub extern "C" fn mb_config_set_frame_callback(cfg: *mut Config, cb: mb_frame_cb, ctx: *mut c_void) -> mb_result {
+    guard(|| {
+        let cfg = non_null_mut(cfg, "cfg")?;
+        let cb = cb.ok_or_else(|| Error::new(mb_result::MB_ERR_NULL_ARG, "`cb` is NULL"))?;
+        cfg.set_frame_callback(FrameCallback { cb, ctx });
+        Ok(())
+    })
+}
+
+/// Frees a configuration. NULL is ignored.
+#[no_mangle]
+pub extern "C" fn mb_config_free(cfg: *mut Config) {
+    guard_void(|| {
+        if !cfg.is_null() {
+            // SAFETY: `cfg` came from mb_config_new and is freed once.
+            drop(unsafe { Box::from_raw(cfg) });
+        }
+    })
+}
+
+/// Creates a collector from `cfg` (which is not consumed and may be freed
+/// right after) and starts its flush threads. On success `*out` holds the
+/// handle; free it with mb_collector_free.
+#[no_mangle]
+pub extern "C" fn mb_collector_new(cfg: *const Config, out: *mut *mut Handle) -> mb_result {
+    guard(|| {
+        let out = non_null_mut(out, "out")?;
+        *out = std::ptr::null_mut();
+        let cfg = non_null(cfg, "cfg")?;
+        *out = Handle::create(cfg)? as *const Handle as *mut Handle;
+        Ok(())
+    })
+}
+
+/// Submits one event, fire-and-forget. The bytes are copied before the call
+/// returns. Never allocates and never blocks unless `submit.block.ms` is set.
+/// Returns MB_ERR_FULL when this thread's ring has no room (nothing was
+/// taken; retry later), MB_ERR_TOO_LARGE above `event.max.bytes`, and
+/// MB_ERR_CLOSED once the collector has been freed. `data` may be NULL when
+/// `len` is 0.
+#[no_mangle]
+pub extern "C" fn mb_collector_submit(c: *mut Handle, data: *const u8, len: usize) -> mb_result {
+    guard(|| {
+        // SAFETY: a non-null handle came from mb_collector_new (freed or not).
+        let handle = unsafe { Handle::from_ptr(c) }?;
+        handle.submit(bytes(data, len, "data")?)
+    })
+}
+
+/// Flushes everything submitted before this call and waits until the sink
+/// has taken it (delivered or failed). Returns MB_ERR_TIMEOUT if that takes
+/// longer than `timeout_ms`.
+#[no_mangle]
+pub extern "C" fn mb_collector_flush(c: *mut Handle, timeout_ms: u32) -> mb_result {
+    guard(|| {
+        // SAFETY: as in mb_collector_submit.
+        let handle = unsafe { Handle::from_ptr(c) }?;
+        handle.flush(Duration::from_millis(timeout_ms as u64))
+    })
+}
+
+/// Fills `*out` with a snapshot of the collector's counters and current
+/// pressure level.
+#[no_mangle]
+pub extern "C" fn mb_collector_status(c: *const Handle, out: *mut Status) -> mb_result {
+    guard(|| {
+        let out = non_null_mut(out, "out")?;
+        // SAFETY: as in mb_collector_submit.
+        let handle = unsafe { Handle::from_ptr(c) }?;
+        *out = handle.status()?;
+        Ok(())
+    })
+}
+
+/// Frees a collector: refuses new submits, waits for submits in progress,
+/// flushes everything pending (waiting at most `close.timeout.ms` for the
+/// sink) and stops its threads. NULL and an already freed handle are
+/// ignored; calls on a freed handle return MB_ERR_CLOSED.
+#[no_mangle]
+pub extern "C" fn mb_collector_free(c: *mut Handle) {
+    guard_void(|| {
+        // SAFETY: as in mb_collector_submit.
+        if let Ok(handle) = unsafe { Handle::from_ptr(c) } {
+            if let Err(e) = handle.free() {
+                set_last_error(e.message());
+            }
+        }
+    })
+}
+
+/// Decodes a frame (see README for the format), calling `cb` for each event
+/// in order. The whole frame is validated first: a malformed, truncated or
+/// oversized frame returns MB_ERR_MALFORMED without calling `cb` at all.
+/// `count_out` (may be NULL) receives the number of events delivered to `cb`.
+#[no_mangle]
+pub extern "C" fn mb_frame_decode(
+    frame: *const u8,
+    len: usize,
+    cb: mb_event_cb,
+    ctx: *mut c_void,
+    count_out: *mut u32,
+) -> mb_result {
+    guard(|| {
+        if let Some(out) = unsafe { count_out.as_mut() } {
+            *out = 0;
+        }
+        let frame = bytes(frame, len, "frame")?;
+        let cb = cb.ok_or_else(|| Error::new(mb_result::MB_ERR_NULL_ARG, "`cb` is NULL"))?;
+        let mut delivered = 0u32;
+        let mut stopped_with = 0;
+        frame::for_each_event(frame, |event| {
+            if stopped_with == 0 {
+                // SAFETY: the callback contract is the caller's.
+                stopped_with = unsafe { cb(ctx, event.as_ptr(), event.len()) };
+                if stopped_with == 0 {
+                    delivered += 1;
+                }
+            }
+        })?;
+        if let Some(out) = unsafe { count_out.as_mut() } {
+            *out = delivered;
+        }
+        if stopped_with != 0 {
+            return Err(Error::new(
+                mb_result::MB_ERR_DELIVERY,
+                format!("event callback returned {stopped_with} after {delivered} events"),
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// Copies this thread's last error message into `buf` (NUL-terminated,
+/// truncated to `len` - 1 bytes) and returns the message's full length, so a
+/// caller can size a buffer by calling with `buf` NULL and `len` 0.
+#[no_mangle]
+pub extern "C" fn mb_last_error(buf: *mut c_char, len: usize) -> usize {
+    let mut full = 0;
+    guard_void(|| {
+        with_last_error(|message| {
+            full = message.len();
+            if buf.is_null() || len == 0 {
+                return;
+            }
+            let n = message.len().min(len - 1);
+            // SAFETY: the caller promises `len` writable bytes at `buf`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(message.as_ptr(), buf as *mut u8, n);
+                *buf.add(n) = 0;
+            }
+        })
+    });
+    full
+}
+
+/// The name of a result code, e.g. "MB_ERR_FULL"; "MB_UNKNOWN" for a value
+/// outside the enum. The string is static.
+#[no_mangle]
+pub extern "C" fn mb_result_name(r: mb_result) -> *const c_char {
+    // Read as a number: C may pass any int, and only the lookup below decides.
+    let r = r as u32;
+    const UNKNOWN: &[u8] = b"MB_UNKNOWN\0";
+    static NAMES: [&[u8]; 13] = [
+        b"MB_OK\0",
+        b"MB_ERR_NULL_ARG\0",
+        b"MB_ERR_INVALID_CONFIG\0",
+        b"MB_ERR_FULL\0",
+        b"MB_ERR_TOO_LARGE\0",
+        b"MB_ERR_CLOSED\0",
+        b"MB_ERR_TIMEOUT\0",
+        b"MB_ERR_DELIVERY\0",
+        b"MB_ERR_KAFKA\0",
+        b"MB_ERR_CALIBRATION\0",
+        b"MB_ERR_MALFORMED\0",
+        b"MB_ERR_PANIC\0",
+        b"MB_ERR_INTERNAL\0",
+    ];
+    NAMES.get(r as usize).copied().unwrap_or(UNKNOWN).as_ptr() as *const c_char
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn result_names_match_the_enum() {
+        for code in mb_result::ALL {
+            let name = unsafe { CStr::from_ptr(mb_result_name(code)) };
+            assert_eq!(name.to_str().unwrap(), code.name());
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Handles for foreign callers (C and Java), which may use a handle after
+//! freeing it or free it while other threads still submit through it.
+//!
+//! A [`Handle`] is never deallocated: freeing it drops the collector inside
+//! and leaves a small husk (the handle plus its gates, about 128 bytes per
+//! partition) that answers every later call with MB_ERR_CLOSED. Husks stay
+//! reachable from a global list, so leak checkers see them as still in use.
+//!
+//! Safety against a concurrent free comes from the collector's gates: a
+//! submit holds its partition's gate while it touches the collector, and
+//! `free` closes the gates (waiting for every holder) before dropping it.
+
+use crate::collector::{Collector, Core, Gates, Status};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Distinguishes a handle from arbitrary memory on a best-effort basis.
+const MAGIC: u64 = 0x6d62_636f_6c6c_6563; // "mbcollec"
+
+pub struct Handle {
+    magic: u64,
+    gates: Arc<Gates>,
+    /// The collector's core, valid while the gates are open (see module docs).
+    core: *const Core,
+    /// Owned collector; null once freed.
+    collector: AtomicPtr<Collector>,
+}
+
+// SAFETY: `core` is only dereferenced inside an open gate; the collector is
+// Send + Sync.
+unsafe impl Send for Handle {}
+unsafe impl Sync for Handle {}
+
+static HUSKS: Mutex<Vec<&'static Handle>> = Mutex::new(Vec::new());
+
+impl Handle {
+    /// Creates a collector and a handle that owns it.
+    pub fn create(config: &Config) -> Result<&'static Handle> {
+        let collector = Box::new(Collector::new(config)?);
+        let handle: &'static Handle = Box::leak(Box::new(Handle {
+            magic: MAGIC,
+            gates: collector.gates().clone(),
+            core: collector.core_ptr(),
+            collector: AtomicPtr::new(Box::into_raw(collector)),
+        }));
+        HUSKS.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
+        Ok(handle)
+    }
+
+    /// Turns a foreign pointer back into a handle, refusing NULL and memory
+    /// that does not carry the handle magic.
+    ///
+    /// # Safety
+    /// A non-null `ptr` must have come from [`Handle::create`] (possibly
+    /// freed since: that is fine).
+    pub unsafe fn from_ptr<'a>(ptr: *const Handle) -> Result<&'a Handle> {
+        match ptr.as_ref() {
+            None => Err(Error::new(crate::error::Code::MB_ERR_NULL_ARG, "collector handle is NULL")),
+            Some(h) if h.magic != MAGIC => Err(Error::new(
+                crate::error::Code::MB_ERR_INTERNAL,
+                "pointer is not a microbatch collector handle",
+            )),
+            Some(h) => Ok(h),
+        }
+    }
+
+    #[inline]
+    pub fn submit(&self, event: &[u8]) -> Result<()> {
+        // SAFETY: see the module docs: `core` is used only inside an open gate.
+        unsafe { self.gates.submit(self.core, event) }
+    }
+
+    /// Runs `f` on the collector unless it has been freed.
+    pub fn with<R>(&self, f: impl FnOnce(&Collector) -> R) -> Result<R> {
+        if !self.gates.enter_user() {
+            return Err(Error::closed());
+        }
+        let ptr = self.collector.load(Ordering::Acquire);
+        // SAFETY: while we are a gate user, free() cannot finish dropping it;
+        // and the pointer is only nulled by free(), which closes gates first.
+        let out = unsafe { ptr.as_ref() }.map(f);
+        self.gates.exit_user();
+        out.ok_or_else(Error::closed)
+    }
+
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.with(|c| c.flush(timeout))?
+    }
+
+    pub fn status(&self) -> Result<Status> {
+        self.with(|c| c.status())
+    }
+
+    /// Drops the collector (flushing what is pending). Later calls return
+    /// MB_ERR_CLOSED; a second free does nothing.
+    pub fn free(&self) -> Result<()> {
+        let ptr = self.collector.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if ptr.is_null() {
+            return Ok(());
+        }
+        // SAFETY: we won the swap, so we own the box; close() waits for every
+        // gate holder before the collector is dropped.
+        let collector = unsafe { Box::from_raw(ptr) };
+        let result = collector.close();
+        drop(collector);
+        result
+    }
+}

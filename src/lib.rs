@@ -1,0 +1,34 @@
+//! microbatch: adaptive microbatching for Kafka.
+//!
+//! Many threads [`Collector::submit`] small events; they land in
+//! pre-allocated lock-free rings (one per partition), and flush threads send
+//! them on in frames of N events, or once the oldest has waited T. N and T
+//! follow one of ten [`pressure`] levels chosen from the observed event rate.
+//!
+//! Layout, one module per concept:
+//! * [`pressure`]: the ten levels, their budgets and rate bands, the rate meter.
+//! * [`ring`]: the SPSC and MPSC byte rings.
+//! * [`collector`]: partitions, gates, flush threads and the flush rule.
+//! * [`frame`]: the batch frame format (encoder and decoder).
+//! * [`sink`]: where frames go (null, C callback).
+//! * [`config`]: string keys, validated at set time.
+//! * [`handle`]: stale-safe handles for foreign callers.
+//! * `ffi`: the C ABI (`include/microbatch.h`), a thin layer over the above.
+
+pub mod collector;
+pub mod config;
+pub mod error;
+pub mod frame;
+pub mod handle;
+pub mod pressure;
+pub mod ring;
+pub mod sink;
+mod stats;
+mod sync;
+
+pub mod ffi;
+
+pub use collector::{Collector, Status};
+pub use config::Config;
+pub use error::{Code, Error, Result};
+pub use pressure::PressureLevel;

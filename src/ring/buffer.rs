@@ -1,0 +1,132 @@
+//! The pre-allocated byte storage behind a ring.
+//!
+//! In normal builds it is one zeroed, 8-byte aligned allocation accessed
+//! through raw pointers. Under `--cfg loom` every byte is a loom `UnsafeCell`
+//! (and commit words are loom atomics kept beside the bytes) so the model
+//! checker sees each access and reports any that races.
+
+#[cfg(not(loom))]
+mod imp {
+    use std::cell::UnsafeCell;
+    use std::sync::atomic::AtomicU32;
+
+    pub struct Buffer {
+        // u64 words give the 8-byte alignment record headers rely on.
+        words: Box<[UnsafeCell<u64>]>,
+    }
+
+    // SAFETY: access is coordinated by the ring protocols (head/tail/commit
+    // words); the buffer itself only hands out raw accesses.
+    unsafe impl Send for Buffer {}
+    unsafe impl Sync for Buffer {}
+
+    impl Buffer {
+        /// `len` must be a multiple of 8.
+        pub fn zeroed(len: usize) -> Buffer {
+            debug_assert_eq!(len % 8, 0);
+            Buffer { words: (0..len / 8).map(|_| UnsafeCell::new(0)).collect() }
+        }
+
+        #[inline(always)]
+        fn ptr(&self) -> *mut u8 {
+            UnsafeCell::raw_get(self.words.as_ptr()) as *mut u8
+        }
+
+        /// SAFETY: the caller owns `[off, off+src.len())` under the ring protocol.
+        #[inline(always)]
+        pub unsafe fn write(&self, off: usize, src: &[u8]) {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr().add(off), src.len());
+        }
+
+        /// SAFETY: the caller owns the 8-byte word at `off` (8-aligned).
+        #[inline(always)]
+        pub unsafe fn write_u32_pair(&self, off: usize, a: u32, b: u32) {
+            let word = (a as u64) | ((b as u64) << 32);
+            (self.ptr().add(off) as *mut u64).write(u64::from_le(word));
+        }
+
+        /// SAFETY: the word at `off` was published to this thread.
+        #[inline(always)]
+        pub unsafe fn read_u32_pair(&self, off: usize) -> (u32, u32) {
+            let word = u64::from_le((self.ptr().add(off) as *const u64).read());
+            (word as u32, (word >> 32) as u32)
+        }
+
+        /// SAFETY: `[off, off+len)` was published to this thread and is not
+        /// written while `f` runs.
+        #[inline(always)]
+        pub unsafe fn read<R>(&self, off: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+            f(std::slice::from_raw_parts(self.ptr().add(off), len))
+        }
+
+        /// SAFETY: the caller owns `[off, off+len)`.
+        #[inline(always)]
+        pub unsafe fn zero(&self, off: usize, len: usize) {
+            std::ptr::write_bytes(self.ptr().add(off), 0, len);
+        }
+
+        /// The commit word of the record starting at `off` (8-aligned). It
+        /// overlays the record's first 4 bytes.
+        #[inline(always)]
+        pub fn commit_word(&self, off: usize) -> &AtomicU32 {
+            // SAFETY: in bounds, 4-aligned; the MPSC protocol accesses this
+            // word only atomically while it can be a header.
+            unsafe { &*(self.ptr().add(off) as *const AtomicU32) }
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    use loom::cell::UnsafeCell;
+    use loom::sync::atomic::AtomicU32;
+
+    pub struct Buffer {
+        bytes: Box<[UnsafeCell<u8>]>,
+        commits: Box<[AtomicU32]>,
+    }
+
+    impl Buffer {
+        pub fn zeroed(len: usize) -> Buffer {
+            Buffer {
+                bytes: (0..len).map(|_| UnsafeCell::new(0)).collect(),
+                commits: (0..len / 8).map(|_| AtomicU32::new(0)).collect(),
+            }
+        }
+        pub unsafe fn write(&self, off: usize, src: &[u8]) {
+            for (i, b) in src.iter().enumerate() {
+                self.bytes[off + i].with_mut(|p| *p = *b);
+            }
+        }
+        pub unsafe fn write_u32_pair(&self, off: usize, a: u32, b: u32) {
+            let mut word = [0u8; 8];
+            word[..4].copy_from_slice(&a.to_le_bytes());
+            word[4..].copy_from_slice(&b.to_le_bytes());
+            self.write(off, &word);
+        }
+        pub unsafe fn read_u32_pair(&self, off: usize) -> (u32, u32) {
+            let mut word = [0u8; 8];
+            for (i, b) in word.iter_mut().enumerate() {
+                *b = self.bytes[off + i].with(|p| *p);
+            }
+            (
+                u32::from_le_bytes(word[..4].try_into().unwrap()),
+                u32::from_le_bytes(word[4..].try_into().unwrap()),
+            )
+        }
+        pub unsafe fn read<R>(&self, off: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+            let copy: Vec<u8> = (off..off + len).map(|i| self.bytes[i].with(|p| *p)).collect();
+            f(&copy)
+        }
+        pub unsafe fn zero(&self, off: usize, len: usize) {
+            for i in off..off + len {
+                self.bytes[i].with_mut(|p| *p = 0);
+            }
+        }
+        pub fn commit_word(&self, off: usize) -> &AtomicU32 {
+            &self.commits[off / 8]
+        }
+    }
+}
+
+pub use imp::Buffer;

@@ -1,0 +1,220 @@
+//! Pre-allocated lock-free rings that carry variable-length byte events.
+//!
+//! Both rings store records in one byte buffer whose size is a power of two:
+//!
+//! ```text
+//! +-----------+-----------+------------------+---------+
+//! | word0 u32 | stamp u32 | event bytes      | pad to 8|
+//! +-----------+-----------+------------------+---------+
+//! ```
+//!
+//! A record never wraps around the end of the buffer: when it does not fit in
+//! the space left before the end, the producer writes a WRAP marker there and
+//! starts the record at offset 0. Positions (`head`, `tail`) are byte counters
+//! that only grow; `pos & mask` is the offset. The stamp is the enqueue time
+//! in microseconds (see `collector::Clock`), which lets the flush rule measure
+//! waiting from enqueue.
+//!
+//! * [`SpscRing`]: one producer, one consumer. word0 is the length; the
+//!   producer publishes with a Release store of `tail`.
+//! * [`MpscRing`]: many producers claim space with a CAS on `tail` and each
+//!   publishes its own record through word0 (the commit word).
+//!
+//! The collector picks one with `ring.type`; [`Ring`] dispatches statically.
+
+mod buffer;
+pub mod mpsc;
+pub mod spsc;
+
+pub use mpsc::MpscRing;
+pub use spsc::SpscRing;
+
+/// Bytes of a record header.
+pub const HEADER: usize = 8;
+/// word0 value that marks "skip to the start of the buffer".
+pub(crate) const WRAP: u32 = u32::MAX;
+/// Largest event a ring accepts: word0 needs its top bit (MPSC commit flag).
+pub const MAX_EVENT_BYTES: usize = (1 << 30) - 1;
+
+/// The ring had no room for the record. Nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// Bytes a record of `len` event bytes occupies, header and padding included.
+#[inline(always)]
+pub const fn record_size(len: usize) -> usize {
+    HEADER + ((len + 7) & !7)
+}
+
+/// Rounds a requested capacity to the power of two the rings use.
+pub fn ring_capacity(requested: usize) -> usize {
+    requested.max(64).next_power_of_two()
+}
+
+/// The largest event a ring of `capacity` bytes can always take once empty:
+/// the record plus a worst-case wrap marker must fit.
+pub const fn max_event_for_capacity(capacity: usize) -> usize {
+    capacity / 2 - HEADER
+}
+
+/// Which ring the collector's partitions use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingKind {
+    /// Single-producer ring; the collector serialises producers that share a
+    /// partition with a per-partition gate.
+    Spsc,
+    /// Multi-producer ring; producers sharing a partition claim space with CAS.
+    Mpsc,
+}
+
+/// A ring of either kind, dispatched with a match rather than a vtable so the
+/// submit path stays inlinable.
+pub enum Ring {
+    Spsc(SpscRing),
+    Mpsc(MpscRing),
+}
+
+impl Ring {
+    pub fn new(kind: RingKind, capacity: usize) -> Ring {
+        match kind {
+            RingKind::Spsc => Ring::Spsc(SpscRing::with_capacity(capacity)),
+            RingKind::Mpsc => Ring::Mpsc(MpscRing::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends one event.
+    ///
+    /// # Safety
+    /// For an SPSC ring, no other thread may push at the same time.
+    #[inline(always)]
+    pub unsafe fn push(&self, event: &[u8], stamp: u32) -> Result<(), Full> {
+        match self {
+            Ring::Spsc(r) => r.push(event, stamp),
+            Ring::Mpsc(r) => r.push(event, stamp),
+        }
+    }
+
+    /// Consumes up to `max` records in order while `take(stamp, event)`
+    /// returns true; a record refused by `take` stays in the ring.
+    ///
+    /// # Safety
+    /// Only one thread may drain a ring at a time.
+    #[inline]
+    pub unsafe fn drain(&self, max: usize, take: impl FnMut(u32, &[u8]) -> bool) -> usize {
+        match self {
+            Ring::Spsc(r) => r.drain(max, take),
+            Ring::Mpsc(r) => r.drain(max, take),
+        }
+    }
+
+    /// Bytes in use (records not yet drained); a snapshot.
+    pub fn used_bytes(&self) -> usize {
+        match self {
+            Ring::Spsc(r) => r.used_bytes(),
+            Ring::Mpsc(r) => r.used_bytes(),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        match self {
+            Ring::Spsc(r) => r.capacity(),
+            Ring::Mpsc(r) => r.capacity(),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_sizes_are_padded_to_eight() {
+        assert_eq!(record_size(0), 8);
+        assert_eq!(record_size(1), 16);
+        assert_eq!(record_size(8), 16);
+        assert_eq!(record_size(100), 112);
+        assert_eq!(ring_capacity(1000), 1024);
+        assert_eq!(ring_capacity(0), 64);
+    }
+
+    fn roundtrip(kind: RingKind) {
+        let ring = Ring::new(kind, 256);
+        let mut got = Vec::new();
+        for round in 0..50u32 {
+            // Sizes chosen so records wrap at many different offsets.
+            let ev: Vec<u8> = (0..(round as usize * 7) % 60).map(|i| (i as u32 + round) as u8).collect();
+            unsafe { ring.push(&ev, round).unwrap() };
+            let n = unsafe {
+                ring.drain(usize::MAX, |stamp, bytes| {
+                    got.push((stamp, bytes.to_vec()));
+                    true
+                })
+            };
+            assert_eq!(n, 1);
+            assert_eq!(got.pop().unwrap(), (round, ev));
+            assert_eq!(ring.used_bytes(), 0);
+        }
+    }
+
+    #[test]
+    fn spsc_roundtrips_across_wraps() {
+        roundtrip(RingKind::Spsc);
+    }
+
+    #[test]
+    fn mpsc_roundtrips_across_wraps() {
+        roundtrip(RingKind::Mpsc);
+    }
+
+    fn fills_then_refuses(kind: RingKind) {
+        let ring = Ring::new(kind, 256);
+        let ev = [7u8; 24]; // 32-byte records: 8 fit in 256 bytes
+        for _ in 0..8 {
+            unsafe { ring.push(&ev, 0).unwrap() };
+        }
+        assert_eq!(unsafe { ring.push(&ev, 0) }, Err(Full));
+        assert_eq!(unsafe { ring.push(&[], 0) }, Err(Full));
+        // A refused record leaves the ring as it was.
+        let mut seen = 0;
+        let n = unsafe {
+            ring.drain(3, |_, b| {
+                assert_eq!(b, &ev);
+                seen += 1;
+                true
+            })
+        };
+        assert_eq!((n, seen), (3, 3));
+        // `take` returning false stops without consuming.
+        let n = unsafe { ring.drain(usize::MAX, |_, _| false) };
+        assert_eq!(n, 0);
+        assert_eq!(ring.used_bytes(), 5 * 32);
+        for _ in 0..3 {
+            unsafe { ring.push(&ev, 0).unwrap() };
+        }
+        assert_eq!(unsafe { ring.drain(usize::MAX, |_, _| true) }, 8);
+    }
+
+    #[test]
+    fn spsc_fills_then_refuses() {
+        fills_then_refuses(RingKind::Spsc);
+    }
+
+    #[test]
+    fn mpsc_fills_then_refuses() {
+        fills_then_refuses(RingKind::Mpsc);
+    }
+
+    #[test]
+    fn largest_event_fits_at_any_offset() {
+        for kind in [RingKind::Spsc, RingKind::Mpsc] {
+            let ring = Ring::new(kind, 256);
+            let big = vec![1u8; max_event_for_capacity(256)];
+            for shift in 0..40 {
+                unsafe { ring.push(&vec![0u8; shift], 0).unwrap() };
+                unsafe { ring.drain(usize::MAX, |_, _| true) };
+                unsafe { ring.push(&big, 1).unwrap() };
+                assert_eq!(unsafe { ring.drain(usize::MAX, |_, b| b == &big[..]) }, 1);
+            }
+        }
+    }
+}

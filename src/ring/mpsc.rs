@@ -1,0 +1,136 @@
+//! Multi-producer single-consumer byte ring (see [`crate::ring`] for the
+//! record layout).
+//!
+//! Producers claim space with a CAS on `tail`, write their record, then
+//! publish it by storing its commit word (word0 = length | COMMITTED) with
+//! Release. The consumer reads commit words with Acquire, so a record claimed
+//! but not yet committed stops the drain there and later records wait, which
+//! keeps order. The consumer zeroes every record it consumes: free space is
+//! always zero, so a commit word of 0 reliably means "not written yet" on the
+//! next lap too.
+
+use super::buffer::Buffer;
+use super::{record_size, Full, HEADER, WRAP};
+use crate::sync::{AtomicUsize, Ordering};
+use crossbeam_utils::CachePadded;
+use std::cell::Cell;
+
+const COMMITTED: u32 = 1 << 31;
+
+pub struct MpscRing {
+    /// Next position the consumer reads. Written by the consumer only.
+    head: CachePadded<AtomicUsize>,
+    /// Next position a producer may claim. Advanced by CAS.
+    tail: CachePadded<AtomicUsize>,
+    mask: usize,
+    buf: Buffer,
+    /// Consumer-private scratch: nothing cached, kept for symmetry of layout.
+    _consumer: CachePadded<Cell<()>>,
+}
+
+// SAFETY: producers write only the space they claimed by CAS; the consumer
+// reads only committed records; see the module docs.
+unsafe impl Send for MpscRing {}
+unsafe impl Sync for MpscRing {}
+
+impl MpscRing {
+    pub fn with_capacity(capacity: usize) -> MpscRing {
+        let capacity = super::ring_capacity(capacity);
+        MpscRing {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            mask: capacity - 1,
+            buf: Buffer::zeroed(capacity),
+            _consumer: CachePadded::new(Cell::new(())),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    pub fn used_bytes(&self) -> usize {
+        let head = self.head.load(Ordering::Acquire);
+        self.tail.load(Ordering::Acquire).wrapping_sub(head)
+    }
+
+    /// Appends one event. Safe to call from any number of threads.
+    #[inline]
+    pub fn push(&self, event: &[u8], stamp: u32) -> Result<(), Full> {
+        let need = record_size(event.len());
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        let (start, wrap_at) = loop {
+            let off = tail & self.mask;
+            let to_end = self.capacity() - off;
+            let total = if need <= to_end { need } else { to_end + need };
+            // Acquire: pairs with the consumer's Release store of `head`; its
+            // zeroing of the space we may claim is visible before we write.
+            let head = self.head.load(Ordering::Acquire);
+            if tail + total - head > self.capacity() {
+                return Err(Full);
+            }
+            // Relaxed CAS: the claim only needs atomicity; the record is
+            // published through its commit word, not through `tail`.
+            match self.tail.compare_exchange_weak(tail, tail + total, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) if need <= to_end => break (off, None),
+                Ok(_) => break (0, Some(off)),
+                Err(now) => tail = now,
+            }
+        };
+        // SAFETY: [start, start+need) (and the wrap word) belong to us alone
+        // until we commit them.
+        unsafe {
+            // Only the stamp half: the commit word is accessed atomically.
+            self.buf.write(start + 4, &stamp.to_le_bytes());
+            self.buf.write(start + HEADER, event);
+        }
+        // Release: publishes the stamp and bytes above.
+        self.buf.commit_word(start).store(event.len() as u32 | COMMITTED, Ordering::Release);
+        if let Some(off) = wrap_at {
+            // Published after the record so the consumer, which stops at the
+            // first uncommitted word, never passes a half-written record.
+            self.buf.commit_word(off).store(WRAP, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Consumes up to `max` committed records in order while `take` returns true.
+    ///
+    /// # Safety
+    /// Only one thread may call `drain` at a time.
+    pub unsafe fn drain(&self, max: usize, mut take: impl FnMut(u32, &[u8]) -> bool) -> usize {
+        let start_head = self.head.load(Ordering::Relaxed);
+        let mut head = start_head;
+        let mut taken = 0;
+        while taken < max {
+            let off = head & self.mask;
+            // Acquire: pairs with the producer's Release store of the commit.
+            let word = self.buf.commit_word(off).load(Ordering::Acquire);
+            if word == 0 {
+                break; // not yet claimed, or claimed and not yet committed
+            }
+            if word == WRAP {
+                self.buf.commit_word(off).store(0, Ordering::Relaxed);
+                head += self.capacity() - off;
+                continue;
+            }
+            let len = (word & !COMMITTED) as usize;
+            let (_, stamp) = self.buf.read_u32_pair(off);
+            if !self.buf.read(off + HEADER, len, |bytes| take(stamp, bytes)) {
+                break;
+            }
+            // Free space must read as zero (see module docs). Relaxed: the
+            // Release store of `head` below publishes these stores.
+            self.buf.commit_word(off).store(0, Ordering::Relaxed);
+            self.buf.zero(off + 4, record_size(len) - 4);
+            head += record_size(len);
+            taken += 1;
+        }
+        if head != start_head {
+            // Release: our reads and zeroing happen-before a producer's claim
+            // of this space (its Acquire load of `head`).
+            self.head.store(head, Ordering::Release);
+        }
+        taken
+    }
+}

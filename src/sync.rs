@@ -1,0 +1,8 @@
+//! Atomics and threads, swapped for loom's under `--cfg loom` so the model
+//! checker explores every interleaving of the ring protocols.
+
+#[cfg(loom)]
+pub use loom::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(not(loom))]
+pub use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,0 +1,145 @@
+//! Collector behaviour through the Rust API, with sinks that record frames.
+
+use microbatch::frame;
+use microbatch::sink::{Completion, Sink};
+use microbatch::{Code, Collector, Config};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Recorder {
+    frames: Mutex<Vec<(Instant, Vec<Vec<u8>>)>>,
+}
+
+impl Sink for Recorder {
+    fn send(&self, bytes: &[u8], events: u32, completion: Completion) {
+        let decoded: Vec<Vec<u8>> = frame::decode(bytes).unwrap().into_iter().map(|e| e.to_vec()).collect();
+        assert_eq!(decoded.len(), events as usize);
+        self.frames.lock().unwrap().push((Instant::now(), decoded));
+        completion.delivered();
+    }
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+}
+
+fn config(pairs: &[(&str, &str)], sink: Arc<dyn Sink>) -> Config {
+    let mut c = Config::default();
+    for (k, v) in pairs {
+        c.set(k, v).unwrap();
+    }
+    c.set_sink(sink);
+    c
+}
+
+#[test]
+fn flush_delivers_everything_and_accounts_for_it() {
+    let rec = Arc::new(Recorder::default());
+    let c = Collector::new(&config(&[("partitions", "2")], rec.clone())).unwrap();
+    for i in 0..1000u32 {
+        c.submit(&i.to_le_bytes()).unwrap();
+    }
+    c.flush(Duration::from_secs(5)).unwrap();
+    let s = c.status();
+    assert_eq!((s.submitted, s.delivered, s.failed, s.pending), (1000, 1000, 0, 0));
+    let got: Vec<u32> = rec.frames.lock().unwrap().iter().flat_map(|(_, f)| f.iter())
+        .map(|e| u32::from_le_bytes(e[..].try_into().unwrap())).collect();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>(), "one thread's events stay in order");
+}
+
+#[test]
+fn n_events_trigger_a_flush_before_t() {
+    let rec = Arc::new(Recorder::default());
+    // L9: T = 15 s, N capped at 100 by batch.max.events.
+    let c = Collector::new(&config(&[("level", "L9_EXTREME"), ("batch.max.events", "100"), ("partitions", "1"), ("flush.threads", "1")], rec.clone())).unwrap();
+    for i in 0..250u32 {
+        c.submit(&i.to_le_bytes()).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.status().delivered < 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let s = c.status();
+    assert_eq!(s.delivered, 200, "two full frames of N=100 go at once; the rest waits for T");
+    assert_eq!(s.pending, 50);
+    assert_eq!(s.batch_events, 100);
+    assert_eq!(s.level, 9);
+}
+
+#[test]
+fn t_bounds_the_wait_of_the_oldest_event() {
+    let rec = Arc::new(Recorder::default());
+    // L4: T = 50 ms.
+    let c = Collector::new(&config(&[("level", "4"), ("partitions", "1"), ("flush.threads", "1")], rec.clone())).unwrap();
+    let start = Instant::now();
+    c.submit(b"lonely").unwrap();
+    let deadline = start + Duration::from_secs(5);
+    while c.status().delivered < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let frames = rec.frames.lock().unwrap();
+    assert_eq!(frames.len(), 1);
+    let waited = frames[0].0 - start;
+    assert!(waited >= Duration::from_millis(49), "flushed after {waited:?}, before T");
+    assert_eq!(c.status().interval_us, 50_000);
+}
+
+#[test]
+fn too_large_and_full_are_refused_and_counted() {
+    let rec = Arc::new(Recorder::default());
+    let c = Collector::new(&config(&[("event.max.bytes", "16"), ("partitions", "1"), ("flush.threads", "1")], rec)).unwrap();
+    let e = c.submit(&[0u8; 17]).unwrap_err();
+    assert_eq!(e.code(), Code::MB_ERR_TOO_LARGE);
+    assert!(e.message().contains("event.max.bytes = 16"), "{}", e.message());
+    c.submit(&[0u8; 16]).unwrap();
+    let s = c.status();
+    assert_eq!((s.submitted, s.rejected), (1, 1));
+}
+
+#[test]
+fn full_ring_returns_full_at_once_and_blocks_when_asked() {
+    struct Stuck(Mutex<Vec<Completion>>);
+    impl Sink for Stuck {
+        fn send(&self, _: &[u8], _: u32, c: Completion) {
+            self.0.lock().unwrap().push(c); // never completes while the test runs
+        }
+        fn name(&self) -> &'static str { "stuck" }
+    }
+    // Tiny frames (N=1) and a slow-to-drain setup: fill a 4 KiB ring faster than
+    // anything frees it by forcing L9 (T=15 s) and a huge N; the flush thread
+    // moves events into its frame until batch.max.bytes, then the ring fills.
+    let stuck = Arc::new(Stuck(Mutex::new(Vec::new())));
+    let cfg = config(&[("ring.capacity.bytes", "4096"), ("batch.max.bytes", "2048"), ("event.max.bytes", "100"),
+        ("level", "9"), ("partitions", "1"), ("flush.threads", "1")], stuck.clone());
+    let c = Collector::new(&cfg).unwrap();
+    let mut full_at = None;
+    for i in 0..10_000 {
+        match c.submit(&[1u8; 100]) {
+            Ok(()) => {}
+            Err(e) => {
+                assert_eq!(e.code(), Code::MB_ERR_FULL);
+                full_at = Some(i);
+                break;
+            }
+        }
+    }
+    assert!(full_at.is_some(), "the ring never filled");
+    let s = c.status();
+    assert_eq!(s.rejected, 1);
+    assert_eq!(s.submitted, full_at.unwrap() as u64);
+    assert_eq!(s.submitted, s.delivered + s.failed + s.pending);
+    drop(stuck.0.lock().unwrap().drain(..)); // dropped completions count as failed
+}
+
+#[test]
+fn close_flushes_pending_and_refuses_later_submits() {
+    let rec = Arc::new(Recorder::default());
+    let c = Collector::new(&config(&[("level", "L10_MAX")], rec.clone())).unwrap();
+    for i in 0..100u32 {
+        c.submit(&i.to_le_bytes()).unwrap();
+    }
+    c.close().unwrap();
+    assert_eq!(c.status().delivered, 100, "close sends what a 30 s budget was still holding");
+    assert_eq!(c.submit(b"late").unwrap_err().code(), Code::MB_ERR_CLOSED);
+    assert_eq!(c.flush(Duration::from_millis(10)).unwrap_err().code(), Code::MB_ERR_CLOSED);
+}
