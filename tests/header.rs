@@ -14,9 +14,17 @@ fn committed_header_matches_cbindgen() {
 
 #[test]
 fn header_declares_the_whole_api() {
-    let header = include_str!("../include/microbatch.h");
+    // style = "both": signatures spell `enum mb_result` / `struct mb_status`,
+    // the same C types as the typedef names the API documents.
+    let raw = include_str!("../include/microbatch.h");
+    assert!(raw.contains("typedef enum mb_result {"));
+    let header = raw
+        .replace("enum mb_result ", "mb_result ")
+        .replace("struct mb_status ", "mb_status ")
+        .replace("struct mb_config ", "mb_config ")
+        .replace("struct mb_collector ", "mb_collector ");
     for decl in [
-        "typedef enum mb_result {",
+        "} mb_result;",
         "MB_ERR_INTERNAL = 12",
         "mb_config *mb_config_new(void);",
         "mb_result mb_config_set(mb_config *cfg, const char *key, const char *value);",
