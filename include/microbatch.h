@@ -133,6 +133,11 @@ typedef struct mb_status {
    * Event rate measured over the last complete pressure window.
    */
   double rate_per_sec;
+  /**
+   * Client-level sink errors so far (e.g. Kafka brokers unreachable);
+   * mb_collector_flush's error message carries the last one.
+   */
+  uint64_t sink_errors;
 } mb_status;
 
 /**

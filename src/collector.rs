@@ -20,6 +20,7 @@ use crate::error::{Code, Error, Result};
 use crate::frame::{encoded_len, FrameEncoder};
 use crate::pressure::{BatchParams, PressureLevel, RateMeter};
 use crate::ring::{Full, Ring, RingKind};
+use crate::sink::kafka::{KafkaSettings, KafkaSink};
 use crate::sink::{CallbackSink, Completion, NullSink, Sink};
 use crate::stats::Accounting;
 use crossbeam_utils::{Backoff, CachePadded};
@@ -54,6 +55,9 @@ pub struct Status {
     pub interval_us: u64,
     /// Event rate measured over the last complete pressure window.
     pub rate_per_sec: f64,
+    /// Client-level sink errors so far (e.g. Kafka brokers unreachable);
+    /// mb_collector_flush's error message carries the last one.
+    pub sink_errors: u64,
 }
 
 /// A partition's admission gate and submit counter, on one cache line that
@@ -345,6 +349,7 @@ impl Core {
             batch_events: self.max_events.load(Ordering::Relaxed),
             interval_us: self.max_wait_us.load(Ordering::Relaxed),
             rate_per_sec: f64::from_bits(self.rate_bits.load(Ordering::Relaxed)),
+            sink_errors: self.sink.errors().0,
         }
     }
 }
@@ -366,6 +371,9 @@ impl Collector {
             SinkChoice::Null => Arc::new(NullSink::default()),
             SinkChoice::Callback(cb) => Arc::new(CallbackSink::new(*cb)),
             SinkChoice::Custom(sink) => sink.clone(),
+            SinkChoice::Kafka => {
+                Arc::new(KafkaSink::new(KafkaSettings::from_keys(&config.kafka)?, config.batch_max_bytes)?)
+            }
         };
         let partitions = config.partitions;
         let mut table = [BatchParams { max_events: 1, max_wait: Duration::ZERO }; 10];
@@ -442,9 +450,16 @@ impl Collector {
         }
         if !done {
             let pending = target.saturating_sub(accounting.completed());
+            let cause = match self.core.sink.errors() {
+                (_, Some(last)) => format!("; last {} sink error: {last}", self.core.sink.name()),
+                _ => String::new(),
+            };
             return Err(Error::new(
                 Code::MB_ERR_TIMEOUT,
-                format!("flush timed out after {} ms with {pending} events not yet reported by the sink", timeout.as_millis()),
+                format!(
+                    "flush timed out after {} ms with {pending} events not yet reported by the sink{cause}",
+                    timeout.as_millis()
+                ),
             ));
         }
         Ok(())
@@ -500,6 +515,7 @@ const DRAIN_CHUNK: usize = 4096;
 
 struct FlushThread {
     core: Arc<Core>,
+    index: u32,
     partitions: Vec<usize>,
     frame: FrameEncoder,
     /// Stamp of the oldest event in `frame`.
@@ -512,7 +528,7 @@ impl FlushThread {
     fn new(core: Arc<Core>, index: usize, nthreads: usize, meter: Option<RateMeter>) -> Self {
         let partitions = (index..core.rings.len()).step_by(nthreads).collect();
         let frame = FrameEncoder::with_capacity(core.batch_max_bytes);
-        FlushThread { core, partitions, frame, oldest: 0, meter, meter_seen: 0 }
+        FlushThread { core, index: index as u32, partitions, frame, oldest: 0, meter, meter_seen: 0 }
     }
 
     fn send_frame(&mut self) {
@@ -520,7 +536,7 @@ impl FlushThread {
             return;
         }
         let events = self.frame.count();
-        let completion = Completion::new(self.core.accounting.clone(), events);
+        let completion = Completion::new(self.core.accounting.clone(), events, self.index);
         self.core.accounting.count_batch();
         self.core.sink.send(self.frame.finish(), events, completion);
         self.frame.clear();

@@ -20,6 +20,8 @@ pub enum SinkChoice {
     Callback(FrameCallback),
     /// Any Rust sink.
     Custom(Arc<dyn Sink>),
+    /// Kafka through librdkafka (`kafka.*` keys).
+    Kafka,
 }
 
 /// A documented configuration key.
@@ -43,7 +45,9 @@ pub const KEYS: &[KeyInfo] = &[
     KeyInfo { name: "level", default: "auto", doc: "`auto`, `1`..`10`, or `L1_REALTIME`..`L10_MAX` to force a level" },
     KeyInfo { name: "submit.block.ms", default: "0", doc: "how long submit waits for room in a full ring; 0 returns MB_ERR_FULL at once" },
     KeyInfo { name: "close.timeout.ms", default: "5000", doc: "how long freeing the collector waits to flush what is pending" },
-    KeyInfo { name: "sink", default: "null, or callback once a frame callback is set", doc: "`null` or `callback`" },
+    KeyInfo { name: "sink", default: "kafka, or callback once a frame callback is set", doc: "`kafka`, `null` (count and drop) or `callback`" },
+    KeyInfo { name: "kafka.topic", default: "microbatch", doc: "topic the Kafka sink writes to" },
+    KeyInfo { name: "kafka.mode", default: "frame", doc: "`frame`: one record per frame; `record`: one record per event" },
 ];
 
 #[derive(Clone)]
@@ -82,7 +86,7 @@ impl Default for Config {
             level: None,
             submit_block: Duration::ZERO,
             close_timeout: Duration::from_secs(5),
-            sink: SinkChoice::Null,
+            sink: SinkChoice::Kafka,
             kafka: BTreeMap::new(),
             sink_explicit: false,
         }
@@ -141,6 +145,7 @@ impl Config {
             "sink" => {
                 self.sink = match value.trim() {
                     "null" => SinkChoice::Null,
+                    "kafka" => SinkChoice::Kafka,
                     "callback" => match &self.sink {
                         SinkChoice::Callback(cb) => SinkChoice::Callback(*cb),
                         _ => {
@@ -149,10 +154,16 @@ impl Config {
                             ))
                         }
                     },
-                    _ => return Err(Error::invalid_config(format!("`sink` must be null or callback, got \"{value}\""))),
+                    _ => return Err(Error::invalid_config(format!("`sink` must be kafka, null or callback, got \"{value}\""))),
                 };
                 self.sink_explicit = true;
             }
+            "kafka.mode" if !matches!(value, "frame" | "record") => {
+                return Err(Error::invalid_config(format!("`kafka.mode` must be frame or record, got \"{value}\"")))
+            }
+            "kafka.topic" if value.is_empty() => return Err(Error::invalid_config("`kafka.topic` must not be empty")),
+            // Passed to librdkafka verbatim; it validates them when the
+            // collector is created (mb_collector_new reports its message).
             _ if key.starts_with("kafka.") && key.len() > "kafka.".len() => {
                 self.kafka.insert(key["kafka.".len()..].to_string(), value.to_string());
             }
@@ -247,12 +258,15 @@ mod tests {
             ("submit.block.ms", "5"),
             ("close.timeout.ms", "100"),
             ("sink", "null"),
+            ("kafka.topic", "events"),
+            ("kafka.mode", "record"),
         ];
         assert_eq!(good.len(), KEYS.len(), "a documented key has no test");
         for (k, v) in good {
             let mut c = Config::default();
             c.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
-            let e = c.set(k, "bogus").unwrap_err();
+            let bad = if k == "kafka.topic" { "" } else { "bogus" };
+            let e = c.set(k, bad).unwrap_err();
             assert_eq!(e.code(), Code::MB_ERR_INVALID_CONFIG);
             assert!(e.message().contains(k), "{}", e.message());
         }

@@ -3,9 +3,11 @@
 //! callback) or later from another thread (Kafka delivery reports).
 
 pub mod callback;
+pub mod kafka;
 pub mod null;
 
 pub use callback::{CallbackSink, FrameCallback};
+pub use kafka::KafkaSink;
 pub use null::NullSink;
 
 use crate::error::{Error, Result};
@@ -27,6 +29,12 @@ pub trait Sink: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Client-level errors seen so far (not tied to a frame, e.g. "all
+    /// brokers down") and the last one's message.
+    fn errors(&self) -> (u64, Option<String>) {
+        (0, None)
+    }
+
     /// A short name for status and errors.
     fn name(&self) -> &'static str;
 }
@@ -35,12 +43,19 @@ pub trait Sink: Send + Sync + 'static {
 pub struct Completion {
     accounting: Arc<Accounting>,
     events: u64,
+    source: u32,
     done: bool,
 }
 
 impl Completion {
-    pub(crate) fn new(accounting: Arc<Accounting>, events: u32) -> Completion {
-        Completion { accounting, events: events as u64, done: false }
+    pub(crate) fn new(accounting: Arc<Accounting>, events: u32, source: u32) -> Completion {
+        Completion { accounting, events: events as u64, source, done: false }
+    }
+
+    /// Index of the flush thread that built the frame: frames of one source
+    /// carry one set of partitions, in order.
+    pub fn source(&self) -> u32 {
+        self.source
     }
 
     /// Number of events in the frame.
@@ -58,6 +73,19 @@ impl Completion {
     pub fn failed(mut self, error: Error) {
         self.done = true;
         self.accounting.complete(self.events, Err(error));
+    }
+
+    /// `failed` of the frame's events could not be delivered, the rest were.
+    pub fn partially(mut self, failed: u64, error: Option<Error>) {
+        self.done = true;
+        let failed = failed.min(self.events);
+        if self.events > failed {
+            self.accounting.complete(self.events - failed, Ok(()));
+        }
+        if failed > 0 {
+            let error = error.unwrap_or_else(|| Error::new(crate::error::Code::MB_ERR_DELIVERY, "delivery failed"));
+            self.accounting.complete(failed, Err(error));
+        }
     }
 }
 

@@ -1,0 +1,348 @@
+//! The Kafka sink, on librdkafka through the `rdkafka` crate.
+//!
+//! Producer flavour: `ThreadedProducer`, i.e. a BaseProducer plus one thread
+//! that polls for delivery reports. Flush threads only enqueue (`send` never
+//! waits for the network) and delivery reports, which complete frames in the
+//! accounting, run on that poll thread: no flush thread ever blocks in poll.
+//!
+//! Two record modes (`kafka.mode`):
+//! * `frame` (default): one Kafka record per frame, headers `mb.format` = "1"
+//!   and `mb.events` = the event count. A delivery report completes the
+//!   whole frame.
+//! * `record`: one Kafka record per event, batched by librdkafka itself.
+//!
+//! Records are keyed by the flush thread that built them ("mb-0", "mb-1",
+//! ...), so all frames of one collector partition land in one Kafka
+//! partition, in order.
+//!
+//! With no `kafka.bootstrap.servers` (or the value `mock`) the sink starts
+//! librdkafka's in-process mock cluster on a thread of its own (the mock
+//! cluster must stay on the thread that created it).
+
+use super::{Completion, Sink};
+use crate::error::{Code, Error, Result};
+use crate::frame;
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::Message;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Room librdkafka needs around a record value (record batch header, record
+/// framing, our two headers): `batch.max.bytes` + this must not exceed
+/// librdkafka's `message.max.bytes`.
+pub const RECORD_OVERHEAD: usize = 1024;
+
+/// librdkafka defaults translated from the seed's throughput settings
+/// (acks=1, linger.ms=10, lz4, large batches, a large buffer).
+pub const DEFAULTS: &[(&str, &str)] = &[
+    ("acks", "1"),
+    ("linger.ms", "10"),
+    ("compression.type", "lz4"),
+    ("batch.size", "16777216"),
+    ("batch.num.messages", "100000"),
+    ("queue.buffering.max.kbytes", "524288"),
+    ("queue.buffering.max.messages", "1000000"),
+    ("message.timeout.ms", "30000"),
+];
+
+/// How events become Kafka records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordMode {
+    Frame,
+    Record,
+}
+
+/// Sink-level settings taken from the `kafka.*` keys that are ours rather
+/// than librdkafka's.
+pub struct KafkaSettings {
+    pub topic: String,
+    pub mode: RecordMode,
+    /// Everything else, passed to librdkafka verbatim.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl KafkaSettings {
+    /// Splits the `kafka.*` keys of a config into ours and librdkafka's.
+    pub fn from_keys(keys: &BTreeMap<String, String>) -> Result<KafkaSettings> {
+        let mut properties = keys.clone();
+        let topic = properties.remove("topic").unwrap_or_else(|| "microbatch".to_string());
+        if topic.is_empty() {
+            return Err(Error::invalid_config("`kafka.topic` must not be empty"));
+        }
+        let mode = match properties.remove("mode").as_deref() {
+            None | Some("frame") => RecordMode::Frame,
+            Some("record") => RecordMode::Record,
+            Some(other) => {
+                return Err(Error::invalid_config(format!("`kafka.mode` must be frame or record, got \"{other}\"")))
+            }
+        };
+        Ok(KafkaSettings { topic, mode, properties })
+    }
+}
+
+/// Delivery reports and client errors land here (on the poll thread).
+pub struct SinkContext {
+    /// Client-level errors (all brokers down, authentication, ...).
+    errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl SinkContext {
+    fn note_error(&self, message: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+    }
+}
+
+impl ClientContext for SinkContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.note_error(format!("{error}: {reason}"));
+    }
+    // librdkafka's own log lines stay quiet unless they are errors.
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        if (level as i32) <= (rdkafka::config::RDKafkaLogLevel::Error as i32) {
+            self.note_error(format!("{fac}: {message}"));
+        }
+    }
+}
+
+/// What travels with each record to its delivery report.
+pub enum Pending {
+    /// frame mode: the whole frame.
+    Frame(Completion),
+    /// record mode: one event of a frame whose records share the completion.
+    Event(Arc<RecordGroup>),
+}
+
+/// A frame sent as one record per event: completes when the last record's
+/// report arrives, as delivered only if every record was.
+pub struct RecordGroup {
+    completion: Mutex<Option<Completion>>,
+    remaining: AtomicU32,
+    failed: AtomicU32,
+    first_error: Mutex<Option<Error>>,
+}
+
+impl RecordGroup {
+    fn finish_one(&self, outcome: std::result::Result<(), Error>) {
+        if let Err(e) = outcome {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            self.first_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+        }
+        // AcqRel: the last reporter sees every other reporter's failure count.
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let Some(completion) = self.completion.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+            let failed = self.failed.load(Ordering::Relaxed) as u64;
+            let error = self.first_error.lock().unwrap_or_else(|e| e.into_inner()).take();
+            completion.partially(failed, error);
+        }
+    }
+}
+
+impl ProducerContext for SinkContext {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Self::DeliveryOpaque) {
+        let outcome = match result {
+            Ok(message) => Ok((message.partition(), message.offset())),
+            Err((e, _)) => Err(Error::new(Code::MB_ERR_DELIVERY, format!("Kafka delivery failed: {e}"))),
+        };
+        match *pending {
+            Pending::Frame(completion) => match outcome {
+                Ok(_) => completion.delivered(),
+                Err(e) => completion.failed(e),
+            },
+            Pending::Event(group) => group.finish_one(outcome.map(|_| ())),
+        }
+    }
+}
+
+/// The in-process mock cluster, owned by a thread of its own.
+struct MockBroker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MockBroker {
+    fn start() -> Result<(MockBroker, String)> {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("mb-mock-kafka".into())
+            .spawn(move || match rdkafka::mocking::MockCluster::new(1) {
+                Ok(cluster) => {
+                    let _ = addr_tx.send(Ok(cluster.bootstrap_servers()));
+                    let _ = stop_rx.recv();
+                    drop(cluster);
+                }
+                Err(e) => {
+                    let _ = addr_tx.send(Err(e.to_string()));
+                }
+            })
+            .map_err(|e| Error::new(Code::MB_ERR_KAFKA, format!("cannot start the mock cluster thread: {e}")))?;
+        let addr = addr_rx
+            .recv()
+            .map_err(|_| Error::new(Code::MB_ERR_KAFKA, "the mock cluster thread died"))?
+            .map_err(|e| Error::new(Code::MB_ERR_KAFKA, format!("cannot start the mock cluster: {e}")))?;
+        Ok((MockBroker { stop: Some(stop_tx), thread: Some(thread) }, addr))
+    }
+}
+
+impl Drop for MockBroker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub struct KafkaSink {
+    producer: ThreadedProducer<SinkContext>,
+    topic: String,
+    mode: RecordMode,
+    /// Declared after `producer` so the producer is dropped (and stops
+    /// talking to it) before the mock cluster goes away.
+    _mock: Option<MockBroker>,
+}
+
+impl KafkaSink {
+    /// Builds the producer. `batch_max_bytes` is the collector's frame cap,
+    /// checked against librdkafka's `message.max.bytes`.
+    pub fn new(settings: KafkaSettings, batch_max_bytes: usize) -> Result<KafkaSink> {
+        let mut client = ClientConfig::new();
+        for (k, v) in DEFAULTS {
+            client.set(*k, *v);
+        }
+        for (k, v) in &settings.properties {
+            client.set(k, v);
+        }
+        let mut mock = None;
+        let servers = settings.properties.get("bootstrap.servers").map(String::as_str);
+        if matches!(servers, None | Some("") | Some("mock")) {
+            let (broker, addr) = MockBroker::start()?;
+            client.set("bootstrap.servers", addr);
+            mock = Some(broker);
+        }
+        let message_max: usize = client
+            .get("message.max.bytes")
+            .unwrap_or("1000000")
+            .parse()
+            .map_err(|_| Error::invalid_config("`kafka.message.max.bytes` must be an integer"))?;
+        if settings.mode == RecordMode::Frame && batch_max_bytes + RECORD_OVERHEAD > message_max {
+            return Err(Error::invalid_config(format!(
+                "`batch.max.bytes` = {batch_max_bytes} plus {RECORD_OVERHEAD} bytes of record overhead exceeds \
+                 `kafka.message.max.bytes` = {message_max}: librdkafka could never send such frames. \
+                 Lower batch.max.bytes or raise kafka.message.max.bytes (and the broker's message.max.bytes)"
+            )));
+        }
+        let context = SinkContext { errors: AtomicU64::new(0), last_error: Mutex::new(None) };
+        let producer: ThreadedProducer<SinkContext> = client.create_with_context(context).map_err(|e| {
+            Error::invalid_config(format!("librdkafka refused the configuration: {e}"))
+        })?;
+        Ok(KafkaSink { producer, topic: settings.topic, mode: settings.mode, _mock: mock })
+    }
+
+    /// Client-level errors seen so far, and the last one.
+    pub fn errors(&self) -> (u64, Option<String>) {
+        let ctx = self.producer.context();
+        (ctx.errors.load(Ordering::Relaxed), ctx.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    /// Enqueues one record, waiting while librdkafka's queue is full (that is
+    /// the back-pressure that reaches the rings). Other errors fail the record.
+    fn enqueue(&self, key: &str, payload: &[u8], headers: Option<OwnedHeaders>, pending: Box<Pending>) -> Result<(), (Error, Box<Pending>)> {
+        let mut record = BaseRecord::with_opaque_to(&self.topic, pending).key(key).payload(payload);
+        if let Some(h) = headers {
+            record = record.headers(h);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err((e, back)) => {
+                    return Err((Error::new(Code::MB_ERR_KAFKA, format!("librdkafka refused the record: {e}")), back.delivery_opaque))
+                }
+            }
+        }
+    }
+}
+
+fn fail_pending(pending: Box<Pending>, error: Error) {
+    match *pending {
+        Pending::Frame(c) => c.failed(error),
+        Pending::Event(group) => group.finish_one(Err(error)),
+    }
+}
+
+impl Sink for KafkaSink {
+    fn send(&self, bytes: &[u8], events: u32, completion: Completion) {
+        let key = format!("mb-{}", completion.source());
+        match self.mode {
+            RecordMode::Frame => {
+                let count = events.to_string();
+                let headers = OwnedHeaders::new_with_capacity(2)
+                    .insert(Header { key: "mb.format", value: Some("1") })
+                    .insert(Header { key: "mb.events", value: Some(count.as_str()) });
+                if let Err((e, pending)) = self.enqueue(&key, bytes, Some(headers), Box::new(Pending::Frame(completion))) {
+                    fail_pending(pending, e);
+                }
+            }
+            RecordMode::Record => {
+                let group = Arc::new(RecordGroup {
+                    completion: Mutex::new(Some(completion)),
+                    remaining: AtomicU32::new(events),
+                    failed: AtomicU32::new(0),
+                    first_error: Mutex::new(None),
+                });
+                let Ok(iter) = frame::events(bytes) else {
+                    // Frames come from our own encoder; a bad one is a bug.
+                    for _ in 0..events {
+                        group.finish_one(Err(Error::new(Code::MB_ERR_INTERNAL, "collector built a malformed frame")));
+                    }
+                    return;
+                };
+                for event in iter {
+                    let pending = Box::new(Pending::Event(group.clone()));
+                    match event {
+                        Ok(event) => {
+                            if let Err((e, pending)) = self.enqueue(&key, event, None, pending) {
+                                fail_pending(pending, e);
+                            }
+                        }
+                        Err(e) => fail_pending(pending, e),
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> Result<()> {
+        self.producer.flush(timeout).map_err(|e| {
+            let (_, last) = self.errors();
+            Error::new(
+                Code::MB_ERR_TIMEOUT,
+                format!("Kafka did not acknowledge everything within {} ms: {e}{}", timeout.as_millis(),
+                    last.map(|l| format!(" (last client error: {l})")).unwrap_or_default()),
+            )
+        })
+    }
+
+    fn errors(&self) -> (u64, Option<String>) {
+        KafkaSink::errors(self)
+    }
+
+    fn name(&self) -> &'static str {
+        "kafka"
+    }
+}
