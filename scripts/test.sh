@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what is missing, builds the
+# library, starts a real Kafka broker (KRaft, from Maven Central jars), runs
+# the Rust, C, C++, stress, allocation, Kafka integration, loom and fuzz-smoke
+# tests, and stops the broker again, also when a test fails.
+#
+#   scripts/test.sh            everything (about 10 minutes on 2 cores, cold)
+#   FUZZ_SECONDS=60 scripts/test.sh   longer fuzz smoke
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need_apt=()
+command -v cc >/dev/null || need_apt+=(gcc)
+command -v c++ >/dev/null || need_apt+=(g++)
+command -v make >/dev/null || need_apt+=(make)
+command -v valgrind >/dev/null || need_apt+=(valgrind)
+command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || need_apt+=(maven)
+if ((${#need_apt[@]})); then
+  step "installing ${need_apt[*]}"
+  SUDO=; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -q && $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
+
+step "building (release)"
+cargo build --release --all-targets
+
+step "starting a Kafka broker"
+scripts/kafka-broker.sh start >/dev/null
+trap 'scripts/kafka-broker.sh stop >/dev/null 2>&1 || true' EXIT
+MICROBATCH_TEST_BOOTSTRAP=$(scripts/kafka-broker.sh bootstrap)
+export MICROBATCH_TEST_BOOTSTRAP
+echo "broker at $MICROBATCH_TEST_BOOTSTRAP"
+
+step "cargo test (unit, integration, C/C++ programs under valgrind, stress, allocation, Kafka)"
+cargo test --release
+
+if [[ -f tests/loom.rs ]]; then
+  step "loom model checks of the ring protocols"
+  # A separate target dir: --cfg loom rebuilds everything.
+  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --test loom
+fi
+
+if [[ -x scripts/fuzz-smoke.sh ]]; then
+  step "fuzz smoke of the frame decoder"
+  scripts/fuzz-smoke.sh
+fi
+
+step "all tests passed"
