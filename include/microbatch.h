@@ -75,6 +75,10 @@ typedef enum mb_result {
    * An internal invariant failed (a bug): please report it.
    */
   MB_ERR_INTERNAL = 12,
+  /**
+   * The ticket is unknown or was already waited for.
+   */
+  MB_ERR_UNKNOWN_TICKET = 13,
 } mb_result;
 
 typedef struct mb_config mb_config;
@@ -87,6 +91,25 @@ typedef struct mb_collector mb_collector;
  * threads, possibly from several at once.
  */
 typedef int32_t (*mb_frame_cb)(void *ctx, const uint8_t *frame, size_t len, uint32_t event_count);
+
+/**
+ * Where an acknowledged event landed: its identity in Kafka is
+ * (partition, offset, index).
+ */
+typedef struct mb_ack {
+  /**
+   * Kafka partition of the record holding the event (-1 for sinks without partitions).
+   */
+  int32_t partition;
+  /**
+   * Offset of that record (-1 for sinks without offsets).
+   */
+  int64_t offset;
+  /**
+   * Index of the event inside its frame (0 in record mode).
+   */
+  uint32_t index;
+} mb_ack;
 
 /**
  * A snapshot of the collector's counters and current flush parameters.
@@ -195,6 +218,38 @@ enum mb_result mb_collector_new(const struct mb_config *cfg, struct mb_collector
  * `len` is 0.
  */
 enum mb_result mb_collector_submit(struct mb_collector *c, const uint8_t *data, size_t len);
+
+/**
+ * Submits one event like mb_collector_submit and returns in `*ticket_out` a
+ * ticket to wait for its acknowledgement with mb_collector_wait or
+ * mb_collector_wait_ack. Every ticket should be waited for once: until then
+ * it holds one of `tracking.slots` slots (MB_ERR_FULL when none is free).
+ */
+enum mb_result mb_collector_submit_tracked(struct mb_collector *c,
+                                           const uint8_t *data,
+                                           size_t len,
+                                           uint64_t *ticket_out);
+
+/**
+ * Waits until the sink has acknowledged the event of `ticket` (for Kafka:
+ * the broker holds the record containing it). Returns MB_OK once it has,
+ * MB_ERR_DELIVERY if its delivery failed, MB_ERR_TIMEOUT if neither is
+ * known within `timeout_ms` (the ticket stays valid: wait again), and
+ * MB_ERR_UNKNOWN_TICKET for a ticket already answered. Any number of
+ * threads may wait at once.
+ */
+enum mb_result mb_collector_wait(struct mb_collector *c, uint64_t ticket, uint32_t timeout_ms);
+
+/**
+ * Like mb_collector_wait, and on MB_OK fills `*out` (may be NULL) with
+ * where the event landed: Kafka partition, record offset and the event's
+ * index inside its frame (0 in record mode). (partition, offset, index)
+ * identifies the event in Kafka.
+ */
+enum mb_result mb_collector_wait_ack(struct mb_collector *c,
+                                     uint64_t ticket,
+                                     uint32_t timeout_ms,
+                                     struct mb_ack *out);
 
 /**
  * Flushes everything submitted before this call and waits until the sink

@@ -211,6 +211,20 @@ impl Gates {
     /// `core` must point to a live `Core` until `close()` has returned.
     #[inline]
     pub(crate) unsafe fn submit(&self, core: *const Core, event: &[u8]) -> Result<()> {
+        self.submit_inner(core, event, false).map(|_| ())
+    }
+
+    /// Submits an event whose delivery the caller will wait for; returns its
+    /// ticket.
+    ///
+    /// # Safety
+    /// As for `submit`.
+    pub(crate) unsafe fn submit_tracked(&self, core: *const Core, event: &[u8]) -> Result<u64> {
+        self.submit_inner(core, event, true)
+    }
+
+    #[inline(always)]
+    unsafe fn submit_inner(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
         let p = self.home();
         let mut deadline: Option<Instant> = None;
         loop {
@@ -239,10 +253,26 @@ impl Gates {
                     gate.submitted.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            let pushed = core.rings[p].push(event, core.clock.now_us());
+            let mut ticket = 0;
+            let mut tag = None;
+            if tracked {
+                match core.accounting.tracker.acquire() {
+                    Ok((slot, t)) => (tag, ticket) = (Some(slot), t),
+                    Err(e) => {
+                        gate.submitted.fetch_sub(1, Ordering::Relaxed);
+                        core.accounting.count_rejected();
+                        self.exit(p);
+                        return Err(e);
+                    }
+                }
+            }
+            let pushed = core.rings[p].push_tagged(event, core.clock.now_us(), tag);
             if pushed.is_ok() {
                 self.exit(p);
-                return Ok(());
+                return Ok(ticket);
+            }
+            if let Some(slot) = tag {
+                core.accounting.tracker.release(slot);
             }
             match self.kind {
                 RingKind::Spsc => gate.submitted.store(gate.submitted.load(Ordering::Relaxed) - 1, Ordering::Relaxed),
@@ -384,7 +414,7 @@ impl Collector {
             rings: (0..partitions).map(|_| Ring::new(config.ring_kind, config.ring_capacity)).collect(),
             gates: Arc::new(Gates::new(config.ring_kind, partitions)),
             clock: Clock { start: Instant::now(), now_us: CachePadded::new(AtomicU32::new(0)) },
-            accounting: Arc::new(Accounting::default()),
+            accounting: Arc::new(Accounting::new(config.tracking_slots)),
             sink,
             event_max_bytes: config.event_max_bytes,
             batch_max_bytes: config.batch_max_bytes,
@@ -430,6 +460,37 @@ impl Collector {
     pub fn submit(&self, event: &[u8]) -> Result<()> {
         // SAFETY: `self.core` lives as long as `self`, and close() runs in drop.
         unsafe { self.core.gates.submit(Arc::as_ptr(&self.core), event) }
+    }
+
+    /// Submits an event and returns a ticket to wait for its delivery with
+    /// [`Collector::wait`].
+    pub fn submit_tracked(&self, event: &[u8]) -> Result<u64> {
+        // SAFETY: as in `submit`.
+        unsafe { self.core.gates.submit_tracked(Arc::as_ptr(&self.core), event) }
+    }
+
+    /// Waits until the event of `ticket` is acknowledged by the sink and
+    /// returns where it landed. MB_ERR_DELIVERY if its delivery failed,
+    /// MB_ERR_TIMEOUT if the outcome is not known in time (the ticket stays
+    /// valid). A ticket is answered once.
+    pub fn wait(&self, ticket: u64, timeout: Duration) -> Result<crate::tracking::Ack> {
+        use crate::tracking::Outcome;
+        let accounting = &self.core.accounting;
+        let gates = &self.core.gates;
+        let deadline = Instant::now() + timeout;
+        accounting.wait_until(deadline, || accounting.tracker.is_settled(ticket) || gates.is_closed());
+        match accounting.tracker.poll(ticket)? {
+            Outcome::Delivered(ack) => Ok(ack),
+            Outcome::Failed => Err(Error::new(
+                Code::MB_ERR_DELIVERY,
+                accounting.last_error().map(|e| e.message().to_string()).unwrap_or_else(|| "delivery failed".into()),
+            )),
+            Outcome::Pending if gates.is_closed() => Err(Error::closed()),
+            Outcome::Pending => Err(Error::new(
+                Code::MB_ERR_TIMEOUT,
+                format!("ticket not acknowledged within {} ms", timeout.as_millis()),
+            )),
+        }
     }
 
     /// Sends everything submitted before this call and waits until the sink
@@ -516,6 +577,8 @@ const DRAIN_CHUNK: usize = 4096;
 struct FlushThread {
     core: Arc<Core>,
     index: u32,
+    /// (index in frame, tracking slot) of tracked events in `frame`.
+    tracked: Vec<(u32, u32)>,
     partitions: Vec<usize>,
     frame: FrameEncoder,
     /// Stamp of the oldest event in `frame`.
@@ -528,7 +591,7 @@ impl FlushThread {
     fn new(core: Arc<Core>, index: usize, nthreads: usize, meter: Option<RateMeter>) -> Self {
         let partitions = (index..core.rings.len()).step_by(nthreads).collect();
         let frame = FrameEncoder::with_capacity(core.batch_max_bytes);
-        FlushThread { core, index: index as u32, partitions, frame, oldest: 0, meter, meter_seen: 0 }
+        FlushThread { core, index: index as u32, tracked: Vec::new(), partitions, frame, oldest: 0, meter, meter_seen: 0 }
     }
 
     fn send_frame(&mut self) {
@@ -536,7 +599,8 @@ impl FlushThread {
             return;
         }
         let events = self.frame.count();
-        let completion = Completion::new(self.core.accounting.clone(), events, self.index);
+        let tracked = if self.tracked.is_empty() { Vec::new() } else { std::mem::take(&mut self.tracked) };
+        let completion = Completion::new(self.core.accounting.clone(), events, self.index, tracked);
         self.core.accounting.count_batch();
         self.core.sink.send(self.frame.finish(), events, completion);
         self.frame.clear();
@@ -563,10 +627,11 @@ impl FlushThread {
                 loop {
                     let mut frame_full = false;
                     let batch_max_bytes = self.core.batch_max_bytes;
-                    let (frame, oldest) = (&mut self.frame, &mut self.oldest);
+                    let (frame, oldest, tracked) = (&mut self.frame, &mut self.oldest, &mut self.tracked);
+                    let tracker = &core.accounting.tracker;
                     // SAFETY: partition i is drained by this thread only.
                     let n = unsafe {
-                        ring.drain(DRAIN_CHUNK, |stamp, event| {
+                        ring.drain_tagged(DRAIN_CHUNK, |stamp, tag, event| {
                             if frame.count() as u64 >= max_events
                                 || frame.len() + encoded_len(event.len()) > batch_max_bytes
                             {
@@ -577,6 +642,10 @@ impl FlushThread {
                                 *oldest = stamp;
                             }
                             taken_bytes += event.len();
+                            if let Some(slot) = tag {
+                                tracker.set_index(slot, frame.count());
+                                tracked.push((frame.count(), slot));
+                            }
                             frame.push(event);
                             true
                         })

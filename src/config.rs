@@ -45,6 +45,7 @@ pub const KEYS: &[KeyInfo] = &[
     KeyInfo { name: "level", default: "auto", doc: "`auto`, `1`..`10`, or `L1_REALTIME`..`L10_MAX` to force a level" },
     KeyInfo { name: "submit.block.ms", default: "0", doc: "how long submit waits for room in a full ring; 0 returns MB_ERR_FULL at once" },
     KeyInfo { name: "close.timeout.ms", default: "5000", doc: "how long freeing the collector waits to flush what is pending" },
+    KeyInfo { name: "tracking.slots", default: "65536", doc: "tracked events that may await acknowledgement at once; beyond that submit_tracked returns MB_ERR_FULL" },
     KeyInfo { name: "sink", default: "kafka, or callback once a frame callback is set", doc: "`kafka`, `null` (count and drop) or `callback`" },
     KeyInfo { name: "kafka.topic", default: "microbatch", doc: "topic the Kafka sink writes to" },
     KeyInfo { name: "kafka.mode", default: "frame", doc: "`frame`: one record per frame; `record`: one record per event" },
@@ -64,6 +65,7 @@ pub struct Config {
     pub level: Option<PressureLevel>,
     pub submit_block: Duration,
     pub close_timeout: Duration,
+    pub tracking_slots: usize,
     pub sink: SinkChoice,
     /// `kafka.<property>` keys, passed to the Kafka client verbatim.
     pub kafka: BTreeMap<String, String>,
@@ -86,6 +88,7 @@ impl Default for Config {
             level: None,
             submit_block: Duration::ZERO,
             close_timeout: Duration::from_secs(5),
+            tracking_slots: 65536,
             sink: SinkChoice::Kafka,
             kafka: BTreeMap::new(),
             sink_explicit: false,
@@ -142,6 +145,7 @@ impl Config {
             }
             "submit.block.ms" => self.submit_block = ms(0, 3_600_000)?,
             "close.timeout.ms" => self.close_timeout = ms(0, 3_600_000)?,
+            "tracking.slots" => self.tracking_slots = parse_int(key, value, 1, 1 << 24)? as usize,
             "sink" => {
                 self.sink = match value.trim() {
                     "null" => SinkChoice::Null,
@@ -257,6 +261,7 @@ mod tests {
             ("level", "L3_LOW"),
             ("submit.block.ms", "5"),
             ("close.timeout.ms", "100"),
+            ("tracking.slots", "16"),
             ("sink", "null"),
             ("kafka.topic", "events"),
             ("kafka.mode", "record"),

@@ -40,6 +40,8 @@ pub enum mb_result {
     MB_ERR_PANIC = 11,
     /// An internal invariant failed (a bug): please report it.
     MB_ERR_INTERNAL = 12,
+    /// The ticket is unknown or was already waited for.
+    MB_ERR_UNKNOWN_TICKET = 13,
 }
 
 impl mb_result {
@@ -59,11 +61,12 @@ impl mb_result {
             mb_result::MB_ERR_MALFORMED => "MB_ERR_MALFORMED",
             mb_result::MB_ERR_PANIC => "MB_ERR_PANIC",
             mb_result::MB_ERR_INTERNAL => "MB_ERR_INTERNAL",
+            mb_result::MB_ERR_UNKNOWN_TICKET => "MB_ERR_UNKNOWN_TICKET",
         }
     }
 
     /// All codes in numeric order (used by tests and the bindings).
-    pub const ALL: [mb_result; 13] = [
+    pub const ALL: [mb_result; 14] = [
         mb_result::MB_OK,
         mb_result::MB_ERR_NULL_ARG,
         mb_result::MB_ERR_INVALID_CONFIG,
@@ -77,6 +80,7 @@ impl mb_result {
         mb_result::MB_ERR_MALFORMED,
         mb_result::MB_ERR_PANIC,
         mb_result::MB_ERR_INTERNAL,
+        mb_result::MB_ERR_UNKNOWN_TICKET,
     ];
 }
 

@@ -73,6 +73,16 @@ impl Handle {
         unsafe { self.gates.submit(self.core, event) }
     }
 
+    /// Submits an event to wait for; returns its ticket.
+    pub fn submit_tracked(&self, event: &[u8]) -> Result<u64> {
+        // SAFETY: as in `submit`.
+        unsafe { self.gates.submit_tracked(self.core, event) }
+    }
+
+    pub fn wait(&self, ticket: u64, timeout: Duration) -> Result<crate::tracking::Ack> {
+        self.with(|c| c.wait(ticket, timeout))?
+    }
+
     /// Runs `f` on the collector unless it has been freed.
     pub fn with<R>(&self, f: impl FnOnce(&Collector) -> R) -> Result<R> {
         if !self.gates.enter_user() {

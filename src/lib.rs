@@ -10,8 +10,9 @@
 //! * [`ring`]: the SPSC and MPSC byte rings.
 //! * [`collector`]: partitions, gates, flush threads and the flush rule.
 //! * [`frame`]: the batch frame format (encoder and decoder).
-//! * [`sink`]: where frames go (null, C callback).
+//! * [`sink`]: where frames go (Kafka, null, C callback).
 //! * [`config`]: string keys, validated at set time.
+//! * [`tracking`]: acknowledged submits (tickets waiting for Kafka).
 //! * [`handle`]: stale-safe handles for foreign callers.
 //! * `ffi`: the C ABI (`include/microbatch.h`), a thin layer over the above.
 
@@ -24,6 +25,7 @@ pub mod pressure;
 pub mod ring;
 pub mod sink;
 mod stats;
+pub mod tracking;
 mod sync;
 
 pub mod ffi;

@@ -6,12 +6,13 @@
 //! `submitted == delivered + failed + pending`, with pending derived.
 
 use crate::error::Error;
+use crate::tracking::Tracker;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
-#[derive(Default)]
 pub struct Accounting {
+    pub(crate) tracker: Tracker,
     delivered: AtomicU64,
     failed: AtomicU64,
     rejected: AtomicU64,
@@ -25,6 +26,20 @@ pub struct Accounting {
 }
 
 impl Accounting {
+    pub fn new(tracking_slots: usize) -> Accounting {
+        Accounting {
+            tracker: Tracker::new(tracking_slots),
+            delivered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            flushed_batches: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            changed: Condvar::new(),
+            last_error: Mutex::new(None),
+        }
+    }
+
     pub fn delivered(&self) -> u64 {
         // Acquire: pairs with the Release in `complete`, so a reader that
         // sees N delivered also sees the submits that preceded them.

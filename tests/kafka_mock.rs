@@ -94,3 +94,63 @@ fn unreachable_broker_fails_events_and_keeps_the_books_balanced() {
     assert!(s.sink_errors > 0, "the unreachable broker shows in status");
     assert!(c.last_delivery_error().unwrap().message().contains("Kafka delivery failed"));
 }
+
+#[test]
+fn tracked_submits_are_acknowledged_with_their_position() {
+    let c = Collector::new(&config(&[("level", "L2_FAST")])).unwrap();
+    let acks: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4u32)
+            .map(|t| {
+                let c = &c;
+                s.spawn(move || {
+                    let tickets: Vec<u64> = (0..200u32)
+                        .map(|i| c.submit_tracked(&[t as u8, i as u8, (i >> 8) as u8]).unwrap())
+                        .collect();
+                    tickets.into_iter().map(|tk| c.wait(tk, Duration::from_secs(30)).unwrap()).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(acks.len(), 800);
+    let mut ids: Vec<_> = acks.iter().map(|a| (a.partition, a.offset, a.index)).collect();
+    assert!(acks.iter().all(|a| a.partition >= 0 && a.offset >= 0));
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 800, "every event has its own (partition, offset, index)");
+    let s = c.status();
+    assert_eq!((s.submitted, s.delivered, s.pending), (800, 800, 0));
+}
+
+#[test]
+fn a_ticket_is_answered_once_and_failures_are_reported() {
+    let c = Collector::new(&config(&[("level", "L1_REALTIME")])).unwrap();
+    let t = c.submit_tracked(b"x").unwrap();
+    c.wait(t, Duration::from_secs(30)).unwrap();
+    assert_eq!(c.wait(t, Duration::from_millis(1)).unwrap_err().code(), Code::MB_ERR_UNKNOWN_TICKET);
+    assert_eq!(c.wait(12345, Duration::from_millis(1)).unwrap_err().code(), Code::MB_ERR_UNKNOWN_TICKET);
+
+    let c = Collector::new(&config(&[
+        ("kafka.bootstrap.servers", "127.0.0.1:1"),
+        ("kafka.message.timeout.ms", "1000"),
+        ("level", "L1_REALTIME"),
+        ("close.timeout.ms", "100"),
+    ]))
+    .unwrap();
+    let t = c.submit_tracked(b"doomed").unwrap();
+    assert_eq!(c.wait(t, Duration::from_millis(100)).unwrap_err().code(), Code::MB_ERR_TIMEOUT, "still pending");
+    assert_eq!(c.wait(t, Duration::from_secs(20)).unwrap_err().code(), Code::MB_ERR_DELIVERY);
+}
+
+#[test]
+fn tracking_slots_are_bounded() {
+    let c = Collector::new(&config(&[("tracking.slots", "2"), ("level", "L1_REALTIME")])).unwrap();
+    let a = c.submit_tracked(b"a").unwrap();
+    let b = c.submit_tracked(b"b").unwrap();
+    assert_eq!(c.submit_tracked(b"c").unwrap_err().code(), Code::MB_ERR_FULL);
+    c.wait(a, Duration::from_secs(30)).unwrap();
+    let c3 = c.submit_tracked(b"c").unwrap();
+    c.wait(b, Duration::from_secs(30)).unwrap();
+    c.wait(c3, Duration::from_secs(30)).unwrap();
+    assert_eq!(c.status().rejected, 1);
+}

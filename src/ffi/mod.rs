@@ -12,6 +12,7 @@ use crate::error::{mb_result, Error};
 use crate::frame;
 use crate::handle::Handle;
 use crate::sink::callback::{mb_frame_cb, FrameCallback};
+use crate::tracking::Ack;
 use boundary::{bytes, c_str, guard, guard_void, non_null, non_null_mut, with_last_error};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -99,6 +100,55 @@ pub extern "C" fn mb_collector_submit(c: *mut Handle, data: *const u8, len: usiz
         // SAFETY: a non-null handle came from mb_collector_new (freed or not).
         let handle = unsafe { Handle::from_ptr(c) }?;
         handle.submit(bytes(data, len, "data")?)
+    })
+}
+
+/// Submits one event like mb_collector_submit and returns in `*ticket_out` a
+/// ticket to wait for its acknowledgement with mb_collector_wait or
+/// mb_collector_wait_ack. Every ticket should be waited for once: until then
+/// it holds one of `tracking.slots` slots (MB_ERR_FULL when none is free).
+#[no_mangle]
+pub extern "C" fn mb_collector_submit_tracked(
+    c: *mut Handle,
+    data: *const u8,
+    len: usize,
+    ticket_out: *mut u64,
+) -> mb_result {
+    guard(|| {
+        let ticket_out = non_null_mut(ticket_out, "ticket_out")?;
+        // SAFETY: as in mb_collector_submit.
+        let handle = unsafe { Handle::from_ptr(c) }?;
+        *ticket_out = handle.submit_tracked(bytes(data, len, "data")?)?;
+        Ok(())
+    })
+}
+
+/// Waits until the sink has acknowledged the event of `ticket` (for Kafka:
+/// the broker holds the record containing it). Returns MB_OK once it has,
+/// MB_ERR_DELIVERY if its delivery failed, MB_ERR_TIMEOUT if neither is
+/// known within `timeout_ms` (the ticket stays valid: wait again), and
+/// MB_ERR_UNKNOWN_TICKET for a ticket already answered. Any number of
+/// threads may wait at once.
+#[no_mangle]
+pub extern "C" fn mb_collector_wait(c: *mut Handle, ticket: u64, timeout_ms: u32) -> mb_result {
+    mb_collector_wait_ack(c, ticket, timeout_ms, std::ptr::null_mut())
+}
+
+/// Like mb_collector_wait, and on MB_OK fills `*out` (may be NULL) with
+/// where the event landed: Kafka partition, record offset and the event's
+/// index inside its frame (0 in record mode). (partition, offset, index)
+/// identifies the event in Kafka.
+#[no_mangle]
+pub extern "C" fn mb_collector_wait_ack(c: *mut Handle, ticket: u64, timeout_ms: u32, out: *mut Ack) -> mb_result {
+    guard(|| {
+        // SAFETY: as in mb_collector_submit.
+        let handle = unsafe { Handle::from_ptr(c) }?;
+        let ack = handle.wait(ticket, Duration::from_millis(timeout_ms as u64))?;
+        // SAFETY: a non-null `out` points to a writable mb_ack.
+        if let Some(out) = unsafe { out.as_mut() } {
+            *out = ack;
+        }
+        Ok(())
     })
 }
 
@@ -215,7 +265,7 @@ pub extern "C" fn mb_result_name(r: mb_result) -> *const c_char {
     // Read as a number: C may pass any int, and only the lookup below decides.
     let r = r as u32;
     const UNKNOWN: &[u8] = b"MB_UNKNOWN\0";
-    static NAMES: [&[u8]; 13] = [
+    static NAMES: [&[u8]; 14] = [
         b"MB_OK\0",
         b"MB_ERR_NULL_ARG\0",
         b"MB_ERR_INVALID_CONFIG\0",
@@ -229,6 +279,7 @@ pub extern "C" fn mb_result_name(r: mb_result) -> *const c_char {
         b"MB_ERR_MALFORMED\0",
         b"MB_ERR_PANIC\0",
         b"MB_ERR_INTERNAL\0",
+        b"MB_ERR_UNKNOWN_TICKET\0",
     ];
     NAMES.get(r as usize).copied().unwrap_or(UNKNOWN).as_ptr() as *const c_char
 }

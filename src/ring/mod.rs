@@ -33,8 +33,18 @@ pub use spsc::SpscRing;
 pub const HEADER: usize = 8;
 /// word0 value that marks "skip to the start of the buffer".
 pub(crate) const WRAP: u32 = u32::MAX;
-/// Largest event a ring accepts: word0 needs its top bit (MPSC commit flag).
-pub const MAX_EVENT_BYTES: usize = (1 << 30) - 1;
+/// Largest event a ring accepts: word0's top bits are flags.
+pub const MAX_EVENT_BYTES: usize = 1 << 29;
+/// word0 flag: the event bytes are preceded by a 4-byte tag (a tracking slot).
+pub(crate) const TAGGED: u32 = 1 << 30;
+/// Bytes of a tag.
+pub(crate) const TAG: usize = 4;
+
+/// Bytes a record of `len` event bytes occupies, with an optional tag.
+#[inline(always)]
+pub(crate) const fn tagged_record_size(len: usize, tagged: bool) -> usize {
+    record_size(len + if tagged { TAG } else { 0 })
+}
 
 /// The ring had no room for the record. Nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,9 +98,18 @@ impl Ring {
     /// For an SPSC ring, no other thread may push at the same time.
     #[inline(always)]
     pub unsafe fn push(&self, event: &[u8], stamp: u32) -> Result<(), Full> {
+        self.push_tagged(event, stamp, None)
+    }
+
+    /// Appends one event carrying `tag`, handed back by `drain_tagged`.
+    ///
+    /// # Safety
+    /// As for `push`.
+    #[inline(always)]
+    pub unsafe fn push_tagged(&self, event: &[u8], stamp: u32, tag: Option<u32>) -> Result<(), Full> {
         match self {
-            Ring::Spsc(r) => r.push(event, stamp),
-            Ring::Mpsc(r) => r.push(event, stamp),
+            Ring::Spsc(r) => r.push_tagged(event, stamp, tag),
+            Ring::Mpsc(r) => r.push_tagged(event, stamp, tag),
         }
     }
 
@@ -100,10 +119,19 @@ impl Ring {
     /// # Safety
     /// Only one thread may drain a ring at a time.
     #[inline]
-    pub unsafe fn drain(&self, max: usize, take: impl FnMut(u32, &[u8]) -> bool) -> usize {
+    pub unsafe fn drain(&self, max: usize, mut take: impl FnMut(u32, &[u8]) -> bool) -> usize {
+        self.drain_tagged(max, |stamp, _, event| take(stamp, event))
+    }
+
+    /// Like `drain`, also passing each record's tag.
+    ///
+    /// # Safety
+    /// As for `drain`.
+    #[inline]
+    pub unsafe fn drain_tagged(&self, max: usize, take: impl FnMut(u32, Option<u32>, &[u8]) -> bool) -> usize {
         match self {
-            Ring::Spsc(r) => r.drain(max, take),
-            Ring::Mpsc(r) => r.drain(max, take),
+            Ring::Spsc(r) => r.drain_tagged(max, take),
+            Ring::Mpsc(r) => r.drain_tagged(max, take),
         }
     }
 
@@ -202,6 +230,21 @@ mod tests {
     #[test]
     fn mpsc_fills_then_refuses() {
         fills_then_refuses(RingKind::Mpsc);
+    }
+
+    #[test]
+    fn tags_travel_with_their_events() {
+        for kind in [RingKind::Spsc, RingKind::Mpsc] {
+            let ring = Ring::new(kind, 256);
+            for round in 0..40u32 {
+                let ev = vec![round as u8; (round as usize * 5) % 30];
+                let tag = (round % 3 != 0).then_some(round * 1000);
+                unsafe { ring.push_tagged(&ev, round, tag).unwrap() };
+                let mut seen = None;
+                unsafe { ring.drain_tagged(usize::MAX, |s, t, b| { seen = Some((s, t, b.to_vec())); true }) };
+                assert_eq!(seen, Some((round, tag, ev)));
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! next lap too.
 
 use super::buffer::Buffer;
-use super::{record_size, Full, HEADER, WRAP};
+use super::{tagged_record_size, Full, HEADER, TAG, TAGGED, WRAP};
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
@@ -57,7 +57,13 @@ impl MpscRing {
     /// Appends one event. Safe to call from any number of threads.
     #[inline]
     pub fn push(&self, event: &[u8], stamp: u32) -> Result<(), Full> {
-        let need = record_size(event.len());
+        self.push_tagged(event, stamp, None)
+    }
+
+    /// Appends one event with an optional tag. Safe from any number of threads.
+    #[inline]
+    pub fn push_tagged(&self, event: &[u8], stamp: u32, tag: Option<u32>) -> Result<(), Full> {
+        let need = tagged_record_size(event.len(), tag.is_some());
         let mut tail = self.tail.load(Ordering::Relaxed);
         let (start, wrap_at) = loop {
             let off = tail & self.mask;
@@ -82,10 +88,16 @@ impl MpscRing {
         unsafe {
             // Only the stamp half: the commit word is accessed atomically.
             self.buf.write(start + 4, &stamp.to_le_bytes());
-            self.buf.write(start + HEADER, event);
+            let mut body = start + HEADER;
+            if let Some(tag) = tag {
+                self.buf.write(body, &tag.to_le_bytes());
+                body += TAG;
+            }
+            self.buf.write(body, event);
         }
+        let flags = if tag.is_some() { COMMITTED | TAGGED } else { COMMITTED };
         // Release: publishes the stamp and bytes above.
-        self.buf.commit_word(start).store(event.len() as u32 | COMMITTED, Ordering::Release);
+        self.buf.commit_word(start).store(event.len() as u32 | flags, Ordering::Release);
         if let Some(off) = wrap_at {
             // Published after the record so the consumer, which stops at the
             // first uncommitted word, never passes a half-written record.
@@ -99,6 +111,14 @@ impl MpscRing {
     /// # Safety
     /// Only one thread may call `drain` at a time.
     pub unsafe fn drain(&self, max: usize, mut take: impl FnMut(u32, &[u8]) -> bool) -> usize {
+        self.drain_tagged(max, |stamp, _, event| take(stamp, event))
+    }
+
+    /// Like `drain`, also passing each record's tag.
+    ///
+    /// # Safety
+    /// Only one thread may drain at a time.
+    pub unsafe fn drain_tagged(&self, max: usize, mut take: impl FnMut(u32, Option<u32>, &[u8]) -> bool) -> usize {
         let start_head = self.head.load(Ordering::Relaxed);
         let mut head = start_head;
         let mut taken = 0;
@@ -114,16 +134,24 @@ impl MpscRing {
                 head += self.capacity() - off;
                 continue;
             }
-            let len = (word & !COMMITTED) as usize;
+            let len = (word & !(COMMITTED | TAGGED)) as usize;
+            let tagged = word & TAGGED != 0;
             let (_, stamp) = self.buf.read_u32_pair(off);
-            if !self.buf.read(off + HEADER, len, |bytes| take(stamp, bytes)) {
+            let (tag, body) = if tagged {
+                let tag = self.buf.read(off + HEADER, TAG, |b| u32::from_le_bytes(b.try_into().unwrap()));
+                (Some(tag), off + HEADER + TAG)
+            } else {
+                (None, off + HEADER)
+            };
+            if !self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) {
                 break;
             }
+            let size = tagged_record_size(len, tagged);
             // Free space must read as zero (see module docs). Relaxed: the
             // Release store of `head` below publishes these stores.
             self.buf.commit_word(off).store(0, Ordering::Relaxed);
-            self.buf.zero(off + 4, record_size(len) - 4);
-            head += record_size(len);
+            self.buf.zero(off + 4, size - 4);
+            head += size;
             taken += 1;
         }
         if head != start_head {

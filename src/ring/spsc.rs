@@ -8,7 +8,7 @@
 //! consumer writes.
 
 use super::buffer::Buffer;
-use super::{record_size, Full, HEADER, WRAP};
+use super::{tagged_record_size, Full, HEADER, TAG, TAGGED, WRAP};
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
@@ -60,7 +60,16 @@ impl SpscRing {
     /// Only one thread may call `push` at a time.
     #[inline(always)]
     pub unsafe fn push(&self, event: &[u8], stamp: u32) -> Result<(), Full> {
-        let need = record_size(event.len());
+        self.push_tagged(event, stamp, None)
+    }
+
+    /// Appends one event with an optional tag (see [`crate::ring`]).
+    ///
+    /// # Safety
+    /// Only one thread may push at a time.
+    #[inline(always)]
+    pub unsafe fn push_tagged(&self, event: &[u8], stamp: u32, tag: Option<u32>) -> Result<(), Full> {
+        let need = tagged_record_size(event.len(), tag.is_some());
         // Relaxed: only this thread writes `tail`.
         let tail = self.tail.load(Ordering::Relaxed);
         let off = tail & self.mask;
@@ -82,8 +91,15 @@ impl SpscRing {
             self.buf.write_u32_pair(off, WRAP, 0);
             0
         };
-        self.buf.write_u32_pair(start, event.len() as u32, stamp);
-        self.buf.write(start + HEADER, event);
+        let mut body = start + HEADER;
+        let mut word0 = event.len() as u32;
+        if let Some(tag) = tag {
+            word0 |= TAGGED;
+            self.buf.write(body, &tag.to_le_bytes());
+            body += TAG;
+        }
+        self.buf.write_u32_pair(start, word0, stamp);
+        self.buf.write(body, event);
         // Release: publishes the header and bytes written above to the
         // consumer's Acquire load of `tail`.
         self.tail.store(tail + total, Ordering::Release);
@@ -96,6 +112,14 @@ impl SpscRing {
     /// # Safety
     /// Only one thread may call `drain` at a time.
     pub unsafe fn drain(&self, max: usize, mut take: impl FnMut(u32, &[u8]) -> bool) -> usize {
+        self.drain_tagged(max, |stamp, _, event| take(stamp, event))
+    }
+
+    /// Like `drain`, also passing each record's tag.
+    ///
+    /// # Safety
+    /// Only one thread may drain at a time.
+    pub unsafe fn drain_tagged(&self, max: usize, mut take: impl FnMut(u32, Option<u32>, &[u8]) -> bool) -> usize {
         // Relaxed: only this thread writes `head`.
         let start_head = self.head.load(Ordering::Relaxed);
         let mut head = start_head;
@@ -112,16 +136,23 @@ impl SpscRing {
                 }
             }
             let off = head & self.mask;
-            let (len, stamp) = self.buf.read_u32_pair(off);
-            if len == WRAP {
+            let (word0, stamp) = self.buf.read_u32_pair(off);
+            if word0 == WRAP {
                 head += self.capacity() - off;
                 continue;
             }
-            let len = len as usize;
-            if !self.buf.read(off + HEADER, len, |bytes| take(stamp, bytes)) {
+            let len = (word0 & !TAGGED) as usize;
+            let tagged = word0 & TAGGED != 0;
+            let (tag, body) = if tagged {
+                let tag = self.buf.read(off + HEADER, TAG, |b| u32::from_le_bytes(b.try_into().unwrap()));
+                (Some(tag), off + HEADER + TAG)
+            } else {
+                (None, off + HEADER)
+            };
+            if !self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) {
                 break;
             }
-            head += record_size(len);
+            head += tagged_record_size(len, tagged);
             taken += 1;
         }
         if head != start_head {

@@ -117,8 +117,8 @@ impl ClientContext for SinkContext {
 pub enum Pending {
     /// frame mode: the whole frame.
     Frame(Completion),
-    /// record mode: one event of a frame whose records share the completion.
-    Event(Arc<RecordGroup>),
+    /// record mode: one event (by index) of a frame whose records share the completion.
+    Event(Arc<RecordGroup>, u32),
 }
 
 /// A frame sent as one record per event: completes when the last record's
@@ -131,7 +131,10 @@ pub struct RecordGroup {
 }
 
 impl RecordGroup {
-    fn finish_one(&self, outcome: std::result::Result<(), Error>) {
+    fn finish_one(&self, index: u32, outcome: std::result::Result<(i32, i64), Error>) {
+        if let Some(c) = self.completion.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            c.event_outcome(index, outcome.as_ref().ok().copied());
+        }
         if let Err(e) = outcome {
             self.failed.fetch_add(1, Ordering::Relaxed);
             self.first_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
@@ -156,10 +159,10 @@ impl ProducerContext for SinkContext {
         };
         match *pending {
             Pending::Frame(completion) => match outcome {
-                Ok(_) => completion.delivered(),
+                Ok((partition, offset)) => completion.delivered_at(partition, offset),
                 Err(e) => completion.failed(e),
             },
-            Pending::Event(group) => group.finish_one(outcome.map(|_| ())),
+            Pending::Event(group, index) => group.finish_one(index, outcome),
         }
     }
 }
@@ -281,7 +284,7 @@ impl KafkaSink {
 fn fail_pending(pending: Box<Pending>, error: Error) {
     match *pending {
         Pending::Frame(c) => c.failed(error),
-        Pending::Event(group) => group.finish_one(Err(error)),
+        Pending::Event(group, index) => group.finish_one(index, Err(error)),
     }
 }
 
@@ -307,13 +310,13 @@ impl Sink for KafkaSink {
                 });
                 let Ok(iter) = frame::events(bytes) else {
                     // Frames come from our own encoder; a bad one is a bug.
-                    for _ in 0..events {
-                        group.finish_one(Err(Error::new(Code::MB_ERR_INTERNAL, "collector built a malformed frame")));
+                    for index in 0..events {
+                        group.finish_one(index, Err(Error::new(Code::MB_ERR_INTERNAL, "collector built a malformed frame")));
                     }
                     return;
                 };
-                for event in iter {
-                    let pending = Box::new(Pending::Event(group.clone()));
+                for (index, event) in iter.enumerate() {
+                    let pending = Box::new(Pending::Event(group.clone(), index as u32));
                     match event {
                         Ok(event) => {
                             if let Err((e, pending)) = self.enqueue(&key, event, None, pending) {
