@@ -609,6 +609,10 @@ impl FlushThread {
     fn run(mut self) {
         let mut seen_epoch = self.core.flush_epoch.load(Ordering::Acquire);
         let mut idle = IDLE_MIN;
+        // Start of the previous pass: an event this pass sees for the first
+        // time was published after that pass read the ring, so it cannot be
+        // older. Tightens the coarse stamp when the clock lagged.
+        let mut prev_pass = self.core.clock.tick();
         loop {
             // Read before draining: whatever was submitted before a stop or
             // flush request is in the rings by now and gets drained below.
@@ -639,7 +643,8 @@ impl FlushThread {
                                 return false;
                             }
                             if frame.is_empty() {
-                                *oldest = stamp;
+                                // The later of the two lower bounds (wrapping).
+                                *oldest = if prev_pass.wrapping_sub(stamp) < 1 << 31 { prev_pass } else { stamp };
                             }
                             taken_bytes += event.len();
                             if let Some(slot) = tag {
@@ -661,6 +666,7 @@ impl FlushThread {
                 }
             }
 
+            prev_pass = now;
             let waited = self.core.clock.tick().wrapping_sub(self.oldest) as u64;
             if !self.frame.is_empty() && (forced || waited >= max_wait_us) {
                 self.send_frame();
