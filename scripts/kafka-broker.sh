@@ -17,6 +17,8 @@
 #   KAFKA_VERSION         Kafka release to resolve (default 4.1.1; any 4.x)
 #   KAFKA_NUM_PARTITIONS  num.partitions for auto-created topics (default 1)
 #   KAFKA_HEAP_OPTS       broker heap flags (default "-Xmx1g -Xms256m")
+#   KAFKA_JVM_OPTS        extra broker JVM flags (e.g. -XX:TieredStopAtLevel=1
+#                         to start faster on a busy machine, at some throughput)
 #   KAFKA_START_TIMEOUT   seconds to wait for readiness (default 120)
 #   JAVA_HOME, MVN        which java / mvn to use
 #
@@ -28,6 +30,7 @@ SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd -P)
 POM="$SCRIPT_DIR/kafka-broker/pom.xml"
 
+KAFKA_VERSION_SET=${KAFKA_VERSION:+1}
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
 NUM_PARTITIONS=${KAFKA_NUM_PARTITIONS:-1}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
@@ -35,6 +38,7 @@ MVN=${MVN:-mvn}
 if [[ -n ${JAVA_HOME:-} ]]; then JAVA="$JAVA_HOME/bin/java"; else JAVA=java; fi
 # Word-splitting of the heap flags is intended (same contract as Kafka's scripts).
 read -r -a HEAP_OPTS <<<"${KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
+read -r -a EXTRA_JVM_OPTS <<<"${KAFKA_JVM_OPTS:-}"
 
 # 64 MiB frames: the library may ship large batches.
 MAX_MESSAGE_BYTES=67108864
@@ -43,23 +47,30 @@ READY_TOPIC=mb-ready
 log() { printf 'kafka-broker: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# Prints the header comment above; exit code $1 (default 2 = misuse).
 usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
-  exit 2
+  exit "${1:-2}"
 }
 
 # --- paths -----------------------------------------------------------------
 
+# $1: STATE_DIR argument (may be empty); $2: "create" to mkdir it. status/
+# stop/bootstrap on a missing directory just report "not running".
 set_state_dir() {
   local dir=${1:-${KAFKA_BROKER_STATE_DIR:-$REPO_ROOT/target/kafka-broker}}
-  mkdir -p -- "$dir"
-  STATE_DIR=$(cd -- "$dir" && pwd -P)
+  if [[ ${2:-} == create ]]; then mkdir -p -- "$dir"; fi
+  if [[ -d $dir ]]; then
+    STATE_DIR=$(cd -- "$dir" && pwd -P)
+  else
+    STATE_DIR=$dir
+  fi
   CP_FILE="$STATE_DIR/classpath"
   CP_KEY_FILE="$STATE_DIR/classpath.key"
   SERVER_PROPS="$STATE_DIR/server.properties"
   BROKER_LOG4J="$STATE_DIR/log4j2-broker.properties"
   TOOLS_LOG4J="$STATE_DIR/log4j2-tools.properties"
-  ADMIN_PROPS="$STATE_DIR/admin.properties"
+  PROBE_PROPS="$STATE_DIR/probe.properties"
   DATA_DIR="$STATE_DIR/data"
   BROKER_LOG="$STATE_DIR/broker.log"
   READY_LOG="$STATE_DIR/ready-check.log"
@@ -202,6 +213,10 @@ log.dirs=$DATA_DIR
 num.partitions=$NUM_PARTITIONS
 default.replication.factor=1
 offsets.topic.replication.factor=1
+# 50 partitions (the default) for these internal topics only slows the first
+# consumer-group / transactional use on a one-node test broker.
+offsets.topic.num.partitions=1
+transaction.state.log.num.partitions=1
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
@@ -218,9 +233,12 @@ EOF
 
   # Broker logs go to stdout, which start() redirects to broker.log together
   # with anything the JVM itself prints (crashes, bad flags).
+  # shutdownHook=disable: log4j's own hook would otherwise stop logging as
+  # soon as SIGTERM arrives, hiding Kafka's controlled-shutdown messages.
   cat >"$BROKER_LOG4J" <<'EOF'
 status = warn
 name = kafka-broker
+shutdownHook = disable
 appender.out.type = Console
 appender.out.name = STDOUT
 appender.out.layout.type = PatternLayout
@@ -233,11 +251,12 @@ EOF
 
   write_tools_log4j
 
-  # Bound the admin client so a probe against a half-started broker fails
-  # fast and is retried instead of hanging for the default 60 s.
-  cat >"$ADMIN_PROPS" <<'EOF'
+  # Client settings for the readiness probe (shared by its admin, producer
+  # and consumer): fail a request to a half-started broker fast and retry.
+  cat >"$PROBE_PROPS" <<'EOF'
 request.timeout.ms=10000
 default.api.timeout.ms=15000
+delivery.timeout.ms=20000
 EOF
 }
 
@@ -265,36 +284,19 @@ tail_broker_log() {
 
 remaining() { echo $((DEADLINE - $(date +%s))); }
 
-# One end-to-end probe: create a topic, produce with acks=all, read it back.
-# An open port alone is not enough: the broker accepts connections before the
-# controller has elected itself and before it can host partitions.
+# One end-to-end probe in a single JVM: EndToEndLatency creates the topic
+# (1 partition) if needed, produces a record with acks=all, reads it back
+# with a consumer and commits its offset, exiting non-zero on any failure.
+# An open port alone is not enough: the broker accepts connections before
+# the controller has elected itself and before it can host partitions.
+# Each attempt is capped so a wedged one still leaves time for a retry.
 probe_ready() {
-  local bootstrap=$1 token out t
-  token="mb-ready-$(date +%s%N)"
-  t=$(remaining); ((t > 0)) || return 1
-  timeout "$t" "${TOOL[@]}" org.apache.kafka.tools.TopicCommand \
-    --bootstrap-server "$bootstrap" --command-config "$ADMIN_PROPS" \
-    --create --if-not-exists --topic "$READY_TOPIC" \
-    --partitions 1 --replication-factor 1 >>"$READY_LOG" 2>&1 9>&- || return 1
-
-  t=$(remaining); ((t > 0)) || return 1
-  # ConsoleProducer exits 0 even when the send fails (it only logs), hence
-  # the read-back below is what decides.
-  printf '%s\n' "$token" | timeout "$t" "${TOOL[@]}" org.apache.kafka.tools.ConsoleProducer \
-    --bootstrap-server "$bootstrap" --topic "$READY_TOPIC" \
-    --producer-property acks=all --producer-property max.block.ms=15000 \
-    --producer-property delivery.timeout.ms=15000 \
-    --producer-property request.timeout.ms=10000 >>"$READY_LOG" 2>&1 9>&- || return 1
-
-  t=$(remaining); ((t > 0)) || return 1
-  # Manual partition assignment: no consumer group, so no need to wait for
-  # the 50-partition __consumer_offsets topic. Offset 0 holds the first
-  # acknowledged probe record of this (fresh) cluster.
-  out=$(timeout "$t" "${TOOL[@]}" org.apache.kafka.tools.consumer.ConsoleConsumer \
-    --bootstrap-server "$bootstrap" --topic "$READY_TOPIC" \
-    --partition 0 --offset earliest --max-messages 1 --timeout-ms 15000 \
-    2>>"$READY_LOG" 9>&-) || true
-  [[ $out == mb-ready-* ]]
+  local bootstrap=$1 t
+  t=$(remaining)
+  ((t > 0)) || return 1
+  ((t <= 45)) || t=45
+  timeout "$t" "${TOOL[@]}" org.apache.kafka.tools.EndToEndLatency \
+    "$bootstrap" "$READY_TOPIC" 1 all 64 "$PROBE_PROPS" >>"$READY_LOG" 2>&1 9>&-
 }
 
 wait_ready() {
@@ -316,7 +318,7 @@ wait_ready() {
 # --- commands --------------------------------------------------------------
 
 cmd_start() {
-  set_state_dir "${1:-}"
+  set_state_dir "${1:-}" create
   lock_state_dir
   local pid
   if pid=$(running_pid) && [[ -s $BOOTSTRAP_FILE ]]; then
@@ -360,7 +362,8 @@ cmd_start() {
   nohup "$JAVA" "${HEAP_OPTS[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
     -Djava.awt.headless=true "-Dlog4j2.configurationFile=$BROKER_LOG4J" \
-    "-Dkafka.logs.dir=$STATE_DIR" -cp "$CLASSPATH_VALUE" \
+    "-Dkafka.logs.dir=$STATE_DIR" ${EXTRA_JVM_OPTS[@]+"${EXTRA_JVM_OPTS[@]}"} \
+    -cp "$CLASSPATH_VALUE" \
     kafka.Kafka "$SERVER_PROPS" </dev/null >>"$BROKER_LOG" 2>&1 9>&- &
   pid=$!
   printf '%s\n' "$pid" >"$PID_FILE"
@@ -376,11 +379,12 @@ cmd_start() {
       tail_broker_log
       die "broker process exited during startup (see $BROKER_LOG)"
     fi
-    terminate "$pid"
-    rm -f "$PID_FILE"
+    # Show the logs as they were when we gave up, before shutdown noise.
     log "last lines of $READY_LOG:"
     tail -n 15 "$READY_LOG" >&2 || true
     tail_broker_log
+    terminate "$pid"
+    rm -f "$PID_FILE"
     die "broker not ready after ${START_TIMEOUT}s (see $BROKER_LOG)"
   fi
   trap - INT TERM
@@ -392,6 +396,7 @@ cmd_start() {
 
 cmd_stop() {
   set_state_dir "${1:-}"
+  [[ -d $STATE_DIR ]] || { log "not running"; return 0; }
   lock_state_dir
   local pid
   if pid=$(running_pid); then
@@ -423,8 +428,13 @@ cmd_bootstrap() {
 
 cmd_tool() {
   (($# > 0)) || usage
-  set_state_dir ""
-  resolve_classpath
+  set_state_dir "" create
+  # Reuse whatever version the broker was started with unless one is asked for.
+  if [[ -z ${KAFKA_VERSION_SET:-} && -s $CP_FILE ]] && classpath_complete; then
+    CLASSPATH_VALUE=$(<"$CP_FILE")
+  else
+    resolve_classpath
+  fi
   tool_cmd
   [[ -f $TOOLS_LOG4J ]] || write_tools_log4j
   exec "${TOOL[@]}" "$@"
@@ -440,7 +450,7 @@ main() {
     status) cmd_status "$@" ;;
     bootstrap) cmd_bootstrap "$@" ;;
     tool) cmd_tool "$@" ;;
-    -h | --help | help) usage ;;
+    -h | --help | help) usage 0 ;;
     *) log "unknown command: $cmd"; usage ;;
   esac
 }
