@@ -1,0 +1,170 @@
+//! Integration tests against a real Apache Kafka broker, through the C ABI.
+//!
+//! scripts/test.sh starts the broker (scripts/kafka-broker.sh) and exports
+//! MICROBATCH_TEST_BOOTSTRAP. Without it these tests say so and do nothing;
+//! CI always sets it.
+
+use microbatch::ffi::*;
+use microbatch::frame;
+use microbatch::Code;
+use microbatch::tracking::Ack;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+fn bootstrap() -> Option<String> {
+    let b = std::env::var("MICROBATCH_TEST_BOOTSTRAP").ok().filter(|s| !s.is_empty());
+    if b.is_none() {
+        eprintln!("MICROBATCH_TEST_BOOTSTRAP not set: skipping (scripts/test.sh starts a broker and sets it)");
+    }
+    b
+}
+
+struct Collector(*mut microbatch::handle::Handle);
+unsafe impl Send for Collector {}
+unsafe impl Sync for Collector {}
+
+fn check(rc: Code) {
+    if rc != Code::MB_OK {
+        let mut buf = vec![0 as std::ffi::c_char; 512];
+        mb_last_error(buf.as_mut_ptr(), buf.len());
+        let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
+        panic!("{}: {msg}", rc.name());
+    }
+}
+
+fn collector(pairs: &[(&str, &str)]) -> Collector {
+    let cfg = mb_config_new();
+    for (k, v) in pairs {
+        let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
+        check(mb_config_set(cfg, k.as_ptr(), v.as_ptr()));
+    }
+    let mut out = std::ptr::null_mut();
+    check(mb_collector_new(cfg, &mut out));
+    mb_config_free(cfg);
+    Collector(out)
+}
+
+fn unique_topic(name: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("mb-it-{name}-{nanos}")
+}
+
+/// Reads every record of `topic` (all partitions) until `want` events were
+/// decoded or 60 s pass. Returns (producer -> sequence numbers in order).
+fn consume_events(bootstrap: &str, topic: &str, frames: bool, want: usize) -> HashMap<u32, Vec<u32>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("{topic}-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut by_producer: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen < want && Instant::now() < deadline {
+        let Some(msg) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let msg = msg.unwrap();
+        let payload = msg.payload().unwrap_or(&[]);
+        let events: Vec<&[u8]> = if frames { frame::decode(payload).expect("a valid frame") } else { vec![payload] };
+        for e in events {
+            let producer = u32::from_le_bytes(e[..4].try_into().unwrap());
+            let seq = u32::from_le_bytes(e[4..8].try_into().unwrap());
+            assert!(e[8..].iter().all(|&b| b == (seq as u8)), "torn event");
+            by_producer.entry(producer).or_default().push(seq);
+            seen += 1;
+        }
+    }
+    by_producer
+}
+
+fn produce(c: &Collector, producers: u32, per_producer: u32) {
+    std::thread::scope(|s| {
+        for p in 0..producers {
+            s.spawn(move || {
+                for seq in 0..per_producer {
+                    let mut ev = [seq as u8; 100];
+                    ev[..4].copy_from_slice(&p.to_le_bytes());
+                    ev[4..8].copy_from_slice(&seq.to_le_bytes());
+                    loop {
+                        match mb_collector_submit(c.0, ev.as_ptr(), ev.len()) {
+                            Code::MB_OK => break,
+                            Code::MB_ERR_FULL => std::thread::yield_now(),
+                            other => check(other),
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+fn exactly_once_in_order(extra: &[(&str, &str)], mode: &str) {
+    let Some(bootstrap) = bootstrap() else { return };
+    let topic = unique_topic(mode);
+    let mut pairs = vec![("kafka.bootstrap.servers", bootstrap.as_str()), ("kafka.topic", topic.as_str()), ("kafka.mode", mode), ("level", "L3_LOW")];
+    pairs.extend_from_slice(extra);
+    let c = collector(&pairs);
+    let (producers, per) = (4u32, 5_000u32);
+    produce(&c, producers, per);
+    check(mb_collector_flush(c.0, 60_000));
+    let mut st = mb_status::default();
+    check(mb_collector_status(c.0, &mut st));
+    assert_eq!((st.submitted, st.delivered, st.failed, st.pending), ((producers * per) as u64, (producers * per) as u64, 0, 0));
+    mb_collector_free(c.0);
+
+    let got = consume_events(&bootstrap, &topic, mode == "frame", (producers * per) as usize);
+    assert_eq!(got.len(), producers as usize);
+    for (p, seqs) in got {
+        assert_eq!(seqs, (0..per).collect::<Vec<_>>(), "producer {p}: every event exactly once, in order");
+    }
+}
+
+use microbatch::Status as mb_status;
+
+#[test]
+fn frame_mode_delivers_every_event_once_in_order() {
+    exactly_once_in_order(&[], "frame");
+}
+
+#[test]
+fn record_mode_delivers_every_event_once_in_order() {
+    exactly_once_in_order(&[], "record");
+}
+
+#[test]
+fn acks_all_with_idempotence() {
+    exactly_once_in_order(&[("kafka.acks", "all"), ("kafka.enable.idempotence", "true")], "frame");
+}
+
+#[test]
+fn tracked_submit_returns_only_once_the_event_is_readable() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let topic = unique_topic("tracked");
+    let c = collector(&[("kafka.bootstrap.servers", &bootstrap), ("kafka.topic", &topic), ("level", "L2_FAST"), ("kafka.acks", "all")]);
+    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).set("group.id", "mb-tracked").create().unwrap();
+    for i in 0..20u32 {
+        let ev = format!("tracked-{i}");
+        let mut ticket = 0;
+        check(mb_collector_submit_tracked(c.0, ev.as_ptr(), ev.len(), &mut ticket));
+        let mut ack = Ack::default();
+        check(mb_collector_wait_ack(c.0, ticket, 30_000, &mut ack));
+        // The acknowledged position must already hold the event.
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, ack.partition, Offset::Offset(ack.offset)).unwrap();
+        consumer.assign(&tpl).unwrap();
+        let msg = loop {
+            if let Some(m) = consumer.poll(Duration::from_secs(10)) {
+                break m.unwrap();
+            }
+        };
+        assert_eq!(msg.offset(), ack.offset);
+        let events = frame::decode(msg.payload().unwrap()).unwrap();
+        assert_eq!(events[ack.index as usize], ev.as_bytes());
+    }
+    mb_collector_free(c.0);
+}
