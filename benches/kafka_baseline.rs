@@ -1,0 +1,227 @@
+//! The seed's Kafka baseline benchmark, side by side in one run:
+//! BULK (1000 events per Kafka send), MEGA (10000 per send), per-event
+//! records, and the adaptive collector (auto, forced L9_EXTREME, forced
+//! L10_MAX) with the Kafka sink, plus the collector alone (null sink).
+//! 100-byte events, lz4, the library's default producer settings.
+//!
+//!   B=$(scripts/kafka-broker.sh start)
+//!   cargo bench --bench kafka_baseline -- --bootstrap "$B" --seconds 10
+//!
+//! Throughput counts events Kafka acknowledged (delivery reports), over the
+//! time from the first send until everything sent was acknowledged. Results
+//! are also written as JSON (default reports/kafka-baseline.json).
+
+use microbatch::frame::FrameEncoder;
+use microbatch::{Code, Collector, Config};
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const EVENT: usize = 100;
+
+struct Args {
+    bootstrap: String,
+    seconds: u64,
+    json: String,
+    only: Option<Vec<String>>,
+}
+
+fn args() -> Args {
+    let mut a = Args { bootstrap: "mock".into(), seconds: 10, json: "reports/kafka-baseline.json".into(), only: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--bootstrap" => a.bootstrap = it.next().expect("--bootstrap ADDR"),
+            "--seconds" => a.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N"),
+            "--json" => a.json = it.next().expect("--json PATH"),
+            "--only" => a.only = Some(it.next().expect("--only A,B").split(',').map(String::from).collect()),
+            _ => {} // cargo passes --bench
+        }
+    }
+    a
+}
+
+/// Counts acknowledged events: each record's opaque is its event count.
+struct Counting {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+}
+impl ClientContext for Counting {}
+impl ProducerContext for Counting {
+    type DeliveryOpaque = usize;
+    fn delivery(&self, r: &DeliveryResult<'_>, events: usize) {
+        match r {
+            Ok(_) => self.delivered.fetch_add(events as u64, Ordering::Relaxed),
+            Err(_) => self.failed.fetch_add(events as u64, Ordering::Relaxed),
+        };
+    }
+}
+
+fn producer(bootstrap: &str, topic_extra: &[(&str, &str)]) -> ThreadedProducer<Counting> {
+    let mut c = ClientConfig::new();
+    for (k, v) in microbatch::sink::kafka::DEFAULTS {
+        c.set(*k, *v);
+    }
+    c.set("bootstrap.servers", bootstrap);
+    for (k, v) in topic_extra {
+        c.set(*k, *v);
+    }
+    c.create_with_context(Counting { delivered: AtomicU64::new(0), failed: AtomicU64::new(0) }).expect("producer")
+}
+
+fn event(seq: u64) -> [u8; EVENT] {
+    let mut e = [b'x'; EVENT];
+    e[..8].copy_from_slice(&seq.to_le_bytes());
+    e
+}
+
+/// Sends `per_send` events per Kafka record (1 = per-event records) for
+/// `seconds`, then waits for every acknowledgement.
+fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64) -> (u64, Duration) {
+    let message_max = (per_send * (EVENT + 4) + 64 * 1024).max(1_000_000).to_string();
+    let p = producer(bootstrap, &[("message.max.bytes", &message_max)]);
+    let mut frame = FrameEncoder::with_capacity(per_send * (EVENT + 4) + 8);
+    let start = Instant::now();
+    let stop = start + Duration::from_secs(seconds);
+    let mut seq = 0u64;
+    while Instant::now() < stop {
+        for _ in 0..64 {
+            let single = event(seq);
+            let (payload, events): (&[u8], usize) = if per_send == 1 {
+                (&single, 1) // the bare event, as a plain record
+            } else {
+                frame.clear();
+                for i in 0..per_send as u64 {
+                    frame.push(&event(seq + i));
+                }
+                (frame.finish(), per_send)
+            };
+            seq += events as u64;
+            let mut record = BaseRecord::with_opaque_to(topic, events).key("bench").payload(payload);
+            loop {
+                match p.send(record) {
+                    Ok(()) => break,
+                    Err((_, back)) => {
+                        record = back;
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
+            }
+        }
+    }
+    p.flush(Duration::from_secs(120)).expect("flush");
+    let ctx = p.context();
+    assert_eq!(ctx.failed.load(Ordering::Relaxed), 0, "deliveries failed");
+    (ctx.delivered.load(Ordering::Relaxed), start.elapsed())
+}
+
+/// The collector with one producer thread submitting as fast as it can.
+fn collector(pairs: &[(&str, &str)], seconds: u64) -> (u64, Duration) {
+    let mut cfg = Config::default();
+    for (k, v) in pairs {
+        cfg.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
+    }
+    let c = Collector::new(&cfg).expect("collector");
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        let stop2 = stop.clone();
+        let c = &c;
+        s.spawn(move || {
+            let mut seq = 0u64;
+            while !stop2.load(Ordering::Relaxed) {
+                for _ in 0..1024 {
+                    let e = event(seq);
+                    loop {
+                        match c.submit(&e) {
+                            Ok(()) => break,
+                            Err(e) if e.code() == Code::MB_ERR_FULL => std::thread::yield_now(),
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    seq += 1;
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_secs(seconds));
+        stop.store(true, Ordering::Relaxed);
+    });
+    c.flush(Duration::from_secs(120)).expect("flush");
+    let st = c.status();
+    assert_eq!(st.failed, 0, "deliveries failed");
+    (st.delivered, start.elapsed())
+}
+
+fn main() {
+    let a = args();
+    let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let topic = |m: &str| format!("mb-bench-{m}-{run_id}");
+    // "mock": one in-process mock cluster for every mode, created and kept on
+    // this thread (librdkafka's mock cluster must stay on its creator's thread).
+    let mock = (a.bootstrap == "mock").then(|| rdkafka::mocking::MockCluster::new(1).expect("mock cluster"));
+    let addr = mock.as_ref().map(|m| m.bootstrap_servers()).unwrap_or_else(|| a.bootstrap.clone());
+    let b = addr.as_str();
+    let kafka = |mode: &'static str, extra: &[(&'static str, &'static str)]| {
+        let mut v: Vec<(&str, String)> = vec![("sink", "kafka".into()), ("kafka.bootstrap.servers", b.into()), ("kafka.topic", topic(mode))];
+        v.extend(extra.iter().map(|(k, x)| (*k, x.to_string())));
+        v
+    };
+    type Mode<'a> = (&'static str, Box<dyn Fn() -> (u64, Duration) + 'a>);
+    let s = a.seconds;
+    let modes: Vec<Mode> = vec![
+        ("BULK", Box::new(|| raw(b, &topic("bulk"), 1000, s))),
+        ("MEGA", Box::new(|| raw(b, &topic("mega"), 10_000, s))),
+        ("ADAPTIVE_AUTO", Box::new(move || {
+            let p = kafka("auto", &[("pressure.window.ms", "1000")]);
+            collector(&p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(), s)
+        })),
+        ("ADAPTIVE_L9", Box::new(move || {
+            let p = kafka("l9", &[("level", "L9_EXTREME")]);
+            collector(&p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(), s)
+        })),
+        ("ADAPTIVE_L10", Box::new(move || {
+            let p = kafka("l10", &[("level", "L10_MAX")]);
+            collector(&p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(), s)
+        })),
+        ("COLLECTOR_ONLY", Box::new(move || collector(&[("sink", "null"), ("level", "L10_MAX")], s))),
+        ("PER_EVENT", Box::new(|| raw(b, &topic("per-event"), 1, s))),
+    ];
+    println!("Kafka baseline: {EVENT}-byte events, lz4, {s} s per mode, broker {b}{}", if mock.is_some() { " (mock cluster)" } else { "" });
+    let mut results: Vec<(&str, f64)> = Vec::new();
+    for (name, run) in &modes {
+        if a.only.as_ref().is_some_and(|o| !o.iter().any(|x| x == name)) {
+            continue;
+        }
+        let (events, took) = run();
+        let rate = events as f64 / took.as_secs_f64();
+        println!("  {name:<15} {:>12.0} events/s {:>9.1} MB/s  ({events} events in {:.1} s)", rate, rate * EVENT as f64 / 1e6, took.as_secs_f64());
+        results.push((name, rate));
+    }
+    let get = |n: &str| results.iter().find(|(m, _)| *m == n).map(|(_, r)| *r);
+    println!();
+    if let (Some(bulk), Some(auto)) = (get("BULK"), get("ADAPTIVE_AUTO")) {
+        let pct = 100.0 * auto / bulk;
+        let verdict = match pct {
+            p if p < 10.0 => "SEVERE REGRESSION",
+            p if p < 50.0 => "REGRESSION",
+            p if p < 80.0 => "Acceptable",
+            _ => "Good",
+        };
+        println!("adaptive (auto) = {pct:.1}% of BULK: {verdict}");
+    }
+    if let (Some(bulk), Some(per)) = (get("BULK"), get("PER_EVENT")) {
+        println!("frames (BULK) = {:.1}x per-event records", bulk / per);
+    }
+    let json = format!(
+        "{{\"event_bytes\":{EVENT},\"seconds\":{s},\"bootstrap\":\"{b}\",\"results\":{{{}}}}}\n",
+        results.iter().map(|(n, r)| format!("\"{n}\":{{\"events_per_sec\":{r:.0},\"mb_per_sec\":{:.2}}}", r * EVENT as f64 / 1e6)).collect::<Vec<_>>().join(",")
+    );
+    if let Some(dir) = std::path::Path::new(&a.json).parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&a.json, json).expect("write JSON");
+    println!("results written to {}", a.json);
+}
