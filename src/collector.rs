@@ -478,7 +478,10 @@ impl Collector {
         let accounting = &self.core.accounting;
         let gates = &self.core.gates;
         let deadline = Instant::now() + timeout;
-        accounting.wait_until(deadline, || accounting.tracker.is_settled(ticket) || gates.is_closed());
+        // Fast path: an already settled ticket needs no lock or condvar.
+        if !accounting.tracker.is_settled(ticket) {
+            accounting.wait_until(deadline, || accounting.tracker.is_settled(ticket) || gates.is_closed());
+        }
         match accounting.tracker.poll(ticket)? {
             Outcome::Delivered(ack) => Ok(ack),
             Outcome::Failed => Err(Error::new(
