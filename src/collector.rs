@@ -19,7 +19,7 @@ use crate::config::{Config, SinkChoice};
 use crate::error::{Code, Error, Result};
 use crate::frame::{encoded_len, FrameEncoder};
 use crate::pressure::{BatchParams, PressureLevel, RateMeter};
-use crate::ring::{Full, Ring, RingKind};
+use crate::ring::{Ring, RingKind};
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
 use crate::sink::{CallbackSink, Completion, NullSink, Sink};
 use crate::stats::Accounting;
@@ -127,6 +127,13 @@ impl Gates {
     /// Enters partition `p`'s gate. Returns false (gate not held) if closed.
     #[inline(always)]
     fn enter(&self, p: usize) -> bool {
+        // Cheap early answer once closed: callers that keep submitting to a
+        // closed collector then never touch the gate, so close() cannot be
+        // starved by a gate that is never seen empty. The SeqCst re-check
+        // below is what makes entering safe.
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
         let gate = &self.gates[p].state;
         match self.kind {
             RingKind::Spsc => {
@@ -187,6 +194,9 @@ impl Gates {
 
     /// Enters as a non-submit user (status, flush, ...). False if closed.
     pub fn enter_user(&self) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
         self.users.fetch_add(1, Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
             self.users.fetch_sub(1, Ordering::Release);
@@ -228,57 +238,49 @@ impl Gates {
         let p = self.home();
         let mut deadline: Option<Instant> = None;
         loop {
-            if !self.enter(p) {
+            let Some(inside) = Entered::new(self, p) else {
                 return Err(Error::closed());
-            }
+            };
             // SAFETY: the gate is held and the collector is open, so close()
-            // has not finished and `core` is alive until we exit.
+            // has not finished and `core` is alive until `inside` drops.
             let core = &*core;
             if event.len() > core.event_max_bytes {
                 core.accounting.count_rejected();
-                self.exit(p);
                 return Err(Error::new(
                     Code::MB_ERR_TOO_LARGE,
                     format!("event of {} bytes exceeds event.max.bytes = {}", event.len(), core.event_max_bytes),
                 ));
             }
-            let gate = &self.gates[p];
-            // Counted before the push publishes the event, so a reader who
-            // sees it delivered also sees it submitted. Relaxed: the ring's
-            // Release publication carries it.
-            match self.kind {
-                // Only the gate holder writes an SPSC partition's counter.
-                RingKind::Spsc => gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Relaxed),
-                RingKind::Mpsc => {
-                    gate.submitted.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            let mut ticket = 0;
-            let mut tag = None;
-            if tracked {
+            let (tag, ticket) = if tracked {
                 match core.accounting.tracker.acquire() {
-                    Ok((slot, t)) => (tag, ticket) = (Some(slot), t),
+                    Ok((slot, ticket)) => (Some(slot), ticket),
                     Err(e) => {
-                        gate.submitted.fetch_sub(1, Ordering::Relaxed);
                         core.accounting.count_rejected();
-                        self.exit(p);
                         return Err(e);
                     }
                 }
-            }
-            let pushed = core.rings[p].push_tagged(event, core.clock.now_us(), tag);
-            if pushed.is_ok() {
-                self.exit(p);
+            } else {
+                (None, 0)
+            };
+            if core.rings[p].push_tagged(event, core.clock.now_us(), tag).is_ok() {
+                // Counted once the event is in the ring, so a concurrent
+                // flush() never waits for an event that a full ring refused.
+                // A status read may see it delivered a moment before it is
+                // counted here; pending saturates at 0 meanwhile.
+                let gate = &self.gates[p];
+                match self.kind {
+                    // Only the gate holder writes an SPSC partition's counter.
+                    RingKind::Spsc => {
+                        gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Release)
+                    }
+                    RingKind::Mpsc => {
+                        gate.submitted.fetch_add(1, Ordering::Release);
+                    }
+                }
                 return Ok(ticket);
             }
             if let Some(slot) = tag {
                 core.accounting.tracker.release(slot);
-            }
-            match self.kind {
-                RingKind::Spsc => gate.submitted.store(gate.submitted.load(Ordering::Relaxed) - 1, Ordering::Relaxed),
-                RingKind::Mpsc => {
-                    gate.submitted.fetch_sub(1, Ordering::Relaxed);
-                }
             }
             core.wake_flushers();
             let now = Instant::now();
@@ -286,17 +288,38 @@ impl Gates {
             if now >= deadline {
                 core.accounting.count_rejected();
                 let cap = core.rings[p].capacity();
-                self.exit(p);
-                let _: Full = pushed.unwrap_err();
                 return Err(Error::new(
                     Code::MB_ERR_FULL,
                     format!("ring {p} ({cap} bytes) is full; raise ring.capacity.bytes or submit.block.ms"),
                 ));
             }
             // Wait outside the gate so close() and other producers proceed.
-            self.exit(p);
+            drop(inside);
             std::thread::sleep(Duration::from_micros(50));
         }
+    }
+}
+
+/// A held gate; leaving it (also by unwinding) releases it, so a panic
+/// inside can never leave close() waiting forever.
+struct Entered<'a> {
+    gates: &'a Gates,
+    partition: usize,
+}
+
+impl<'a> Entered<'a> {
+    #[inline(always)]
+    fn new(gates: &'a Gates, partition: usize) -> Option<Entered<'a>> {
+        // `then`, not `then_some`: an eagerly built guard would be dropped, and
+        // so exit a gate never entered, when entering fails.
+        gates.enter(partition).then(|| Entered { gates, partition })
+    }
+}
+
+impl Drop for Entered<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.gates.exit(self.partition);
     }
 }
 

@@ -189,13 +189,9 @@ fn race() {
     check_program("tests/c/race.c", "race", Lang::C, &["16", "spsc"], &["4", "spsc"]);
 }
 
-/// The same race with MPSC rings. Ignored: a submit into an MPSC ring can
-/// panic (debug builds) with "attempt to subtract with overflow" in
-/// `MpscRing::push_tagged` (`tail + total - head` with a stale `tail`), and
-/// the panic leaves the partition's gate held, so the following
-/// mb_collector_free hangs. Run with `cargo test --test c_programs -- --ignored`.
+/// The same race with MPSC rings (producers share partitions through CAS
+/// claims rather than a gate lock).
 #[test]
-#[ignore = "MpscRing::push_tagged overflows on a stale tail; the leaked gate then hangs mb_collector_free"]
 fn race_mpsc() {
     check_program("tests/c/race.c", "race_mpsc", Lang::C, &["40", "mpsc"], &["4", "mpsc"]);
 }

@@ -72,7 +72,12 @@ impl MpscRing {
             // Acquire: pairs with the consumer's Release store of `head`; its
             // zeroing of the space we may claim is visible before we write.
             let head = self.head.load(Ordering::Acquire);
-            if tail + total - head > self.capacity() {
+            // `tail` may be stale: other producers can have claimed past it
+            // and the consumer drained past it since we loaded it, so `head`
+            // may exceed `tail`. Compare without subtracting (tail - head
+            // would underflow: a spurious Full in release, a panic in debug);
+            // a stale `tail` then fails the CAS below and is reloaded.
+            if tail + total > head + self.capacity() {
                 return Err(Full);
             }
             // Relaxed CAS: the claim only needs atomicity; the record is
