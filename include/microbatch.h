@@ -295,7 +295,7 @@ size_t mb_last_error(char *buf, size_t len);
  * The name of a result code, e.g. "MB_ERR_FULL"; "MB_UNKNOWN" for a value
  * outside the enum. The string is static.
  */
-const char *mb_result_name(enum mb_result r);
+const char *mb_result_name(mb_result r);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -19,6 +19,11 @@ use std::time::Duration;
 
 pub(crate) use boundary::set_last_error;
 
+/// An `mb_result` as it arrives from C: any int. Taken as a plain integer
+/// because a Rust enum holding a value outside its variants is undefined
+/// behaviour; the header spells it `mb_result` (see cbindgen.toml).
+pub type ResultCode = u32;
+
 /// Receives one decoded event: `event` points to `len` bytes valid only
 /// during the call. Return 0 to continue; any other value stops decoding
 /// (mb_frame_decode then returns MB_ERR_DELIVERY).
@@ -261,9 +266,7 @@ pub extern "C" fn mb_last_error(buf: *mut c_char, len: usize) -> usize {
 /// The name of a result code, e.g. "MB_ERR_FULL"; "MB_UNKNOWN" for a value
 /// outside the enum. The string is static.
 #[no_mangle]
-pub extern "C" fn mb_result_name(r: mb_result) -> *const c_char {
-    // Read as a number: C may pass any int, and only the lookup below decides.
-    let r = r as u32;
+pub extern "C" fn mb_result_name(r: ResultCode) -> *const c_char {
     const UNKNOWN: &[u8] = b"MB_UNKNOWN\0";
     static NAMES: [&[u8]; 14] = [
         b"MB_OK\0",
@@ -292,8 +295,12 @@ mod tests {
     #[test]
     fn result_names_match_the_enum() {
         for code in mb_result::ALL {
-            let name = unsafe { CStr::from_ptr(mb_result_name(code)) };
+            let name = unsafe { CStr::from_ptr(mb_result_name(code as u32)) };
             assert_eq!(name.to_str().unwrap(), code.name());
+        }
+        for outside in [14, 1000, u32::MAX] {
+            let name = unsafe { CStr::from_ptr(mb_result_name(outside)) };
+            assert_eq!(name.to_str().unwrap(), "MB_UNKNOWN");
         }
     }
 }
