@@ -46,6 +46,35 @@ pub(crate) const fn tagged_record_size(len: usize, tagged: bool) -> usize {
     record_size(len + if tagged { TAG } else { 0 })
 }
 
+/// Reads a record's optional tag; returns it with the offset of the event
+/// bytes. Shared by both rings' drains.
+///
+/// # Safety
+/// The record at `off` must be published to this thread.
+#[inline(always)]
+pub(crate) unsafe fn read_tag(buf: &buffer::Buffer, off: usize, tagged: bool) -> (Option<u32>, usize) {
+    if tagged {
+        let tag = buf.read(off + HEADER, TAG, |b| u32::from_le_bytes(b.try_into().unwrap()));
+        (Some(tag), off + HEADER + TAG)
+    } else {
+        (None, off + HEADER)
+    }
+}
+
+/// Writes a record's optional tag and its event bytes (not the header).
+///
+/// # Safety
+/// The caller owns the record's space at `start`.
+#[inline(always)]
+pub(crate) unsafe fn write_body(buf: &buffer::Buffer, start: usize, tag: Option<u32>, event: &[u8]) {
+    let mut body = start + HEADER;
+    if let Some(tag) = tag {
+        buf.write(body, &tag.to_le_bytes());
+        body += TAG;
+    }
+    buf.write(body, event);
+}
+
 /// The ring had no room for the record. Nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;

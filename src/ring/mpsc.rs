@@ -10,7 +10,7 @@
 //! next lap too.
 
 use super::buffer::Buffer;
-use super::{tagged_record_size, Full, HEADER, TAG, TAGGED, WRAP};
+use super::{read_tag, tagged_record_size, write_body, Full, TAGGED, WRAP};
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
@@ -93,12 +93,7 @@ impl MpscRing {
         unsafe {
             // Only the stamp half: the commit word is accessed atomically.
             self.buf.write(start + 4, &stamp.to_le_bytes());
-            let mut body = start + HEADER;
-            if let Some(tag) = tag {
-                self.buf.write(body, &tag.to_le_bytes());
-                body += TAG;
-            }
-            self.buf.write(body, event);
+            write_body(&self.buf, start, tag, event);
         }
         let flags = if tag.is_some() { COMMITTED | TAGGED } else { COMMITTED };
         // Release: publishes the stamp and bytes above.
@@ -142,12 +137,7 @@ impl MpscRing {
             let len = (word & !(COMMITTED | TAGGED)) as usize;
             let tagged = word & TAGGED != 0;
             let (_, stamp) = self.buf.read_u32_pair(off);
-            let (tag, body) = if tagged {
-                let tag = self.buf.read(off + HEADER, TAG, |b| u32::from_le_bytes(b.try_into().unwrap()));
-                (Some(tag), off + HEADER + TAG)
-            } else {
-                (None, off + HEADER)
-            };
+            let (tag, body) = read_tag(&self.buf, off, tagged);
             if !self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) {
                 break;
             }

@@ -8,7 +8,7 @@
 //! consumer writes.
 
 use super::buffer::Buffer;
-use super::{tagged_record_size, Full, HEADER, TAG, TAGGED, WRAP};
+use super::{read_tag, tagged_record_size, write_body, Full, TAGGED, WRAP};
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
@@ -91,15 +91,9 @@ impl SpscRing {
             self.buf.write_u32_pair(off, WRAP, 0);
             0
         };
-        let mut body = start + HEADER;
-        let mut word0 = event.len() as u32;
-        if let Some(tag) = tag {
-            word0 |= TAGGED;
-            self.buf.write(body, &tag.to_le_bytes());
-            body += TAG;
-        }
+        let word0 = event.len() as u32 | if tag.is_some() { TAGGED } else { 0 };
         self.buf.write_u32_pair(start, word0, stamp);
-        self.buf.write(body, event);
+        write_body(&self.buf, start, tag, event);
         // Release: publishes the header and bytes written above to the
         // consumer's Acquire load of `tail`.
         self.tail.store(tail + total, Ordering::Release);
@@ -143,12 +137,7 @@ impl SpscRing {
             }
             let len = (word0 & !TAGGED) as usize;
             let tagged = word0 & TAGGED != 0;
-            let (tag, body) = if tagged {
-                let tag = self.buf.read(off + HEADER, TAG, |b| u32::from_le_bytes(b.try_into().unwrap()));
-                (Some(tag), off + HEADER + TAG)
-            } else {
-                (None, off + HEADER)
-            };
+            let (tag, body) = read_tag(&self.buf, off, tagged);
             if !self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) {
                 break;
             }
