@@ -210,8 +210,8 @@ impl Gates {
     }
 
     fn submitted(&self) -> u64 {
-        // Acquire pairs with nothing in particular; Relaxed would do for a
-        // snapshot, but callers compare with delivered counts read before.
+        // A snapshot: each counter is exact, their sum is as of some moment
+        // during the loop. Acquire pairs with the Release in submit.
         self.gates.iter().map(|g| g.submitted.load(Ordering::Acquire)).sum()
     }
 
@@ -386,8 +386,10 @@ impl Core {
     }
 
     fn status(&self) -> Status {
-        // Completions first: anything completed was submitted earlier, so
-        // reading submitted second keeps pending from going negative.
+        // Completions first, submitted second: pending can then only be
+        // overstated, except for an event counted a moment after its push
+        // (see submit), which the saturating subtraction absorbs. At a
+        // quiescent point all three are exact.
         let delivered = self.accounting.delivered();
         let failed = self.accounting.failed();
         let submitted = self.gates.submitted();
