@@ -20,6 +20,7 @@ use crate::error::{Code, Error, Result};
 use crate::frame::{encoded_len, FrameEncoder};
 use crate::pressure::{BatchParams, PressureLevel, RateMeter};
 use crate::ring::{Ring, RingKind};
+#[cfg(feature = "kafka")]
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
 use crate::sink::{CallbackSink, Completion, NullSink, Sink};
 use crate::stats::Accounting;
@@ -426,8 +427,15 @@ impl Collector {
             SinkChoice::Null => Arc::new(NullSink::default()),
             SinkChoice::Callback(cb) => Arc::new(CallbackSink::new(*cb)),
             SinkChoice::Custom(sink) => sink.clone(),
+            #[cfg(feature = "kafka")]
             SinkChoice::Kafka => {
                 Arc::new(KafkaSink::new(KafkaSettings::from_keys(&config.kafka)?, config.batch_max_bytes)?)
+            }
+            #[cfg(not(feature = "kafka"))]
+            SinkChoice::Kafka => {
+                return Err(Error::invalid_config(
+                    "`sink=kafka` (the default) needs the library built with its `kafka` feature; set sink=null or a callback",
+                ))
             }
         };
         let partitions = config.partitions;

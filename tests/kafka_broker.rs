@@ -1,3 +1,4 @@
+#![cfg(feature = "kafka")]
 //! Integration tests against a real Apache Kafka broker, through the C ABI.
 //!
 //! scripts/test.sh starts the broker (scripts/kafka-broker.sh) and exports

@@ -1,3 +1,4 @@
+#![cfg(feature = "kafka")]
 //! The Kafka sink against librdkafka's in-process mock cluster (the default
 //! when no bootstrap servers are configured) and against an unreachable
 //! address. The real-broker tests are in tests/kafka_broker.rs.

@@ -3,10 +3,12 @@
 //! callback) or later from another thread (Kafka delivery reports).
 
 pub mod callback;
+#[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod null;
 
 pub use callback::{CallbackSink, FrameCallback};
+#[cfg(feature = "kafka")]
 pub use kafka::KafkaSink;
 pub use null::NullSink;
 
