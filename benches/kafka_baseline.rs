@@ -1,5 +1,7 @@
 //! The seed's Kafka baseline benchmark, side by side in one run:
-//! BULK (1000 events per Kafka send), MEGA (10000 per send), per-event
+//! BULK (1000 events per Kafka send; also with a BaseProducer and a poll
+//! thread of our own instead of ThreadedProducer, the sink's choice), MEGA
+//! (10000 per send), per-event
 //! records, and the adaptive collector (auto, forced L9_EXTREME, forced
 //! L10_MAX) with the Kafka sink, plus the collector alone (null sink).
 //! 100-byte events, lz4, the library's default producer settings.
@@ -14,7 +16,8 @@
 use microbatch::frame::FrameEncoder;
 use microbatch::{Code, Collector, Config};
 use rdkafka::config::ClientConfig;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -60,16 +63,79 @@ impl ProducerContext for Counting {
     }
 }
 
-fn producer(bootstrap: &str, topic_extra: &[(&str, &str)]) -> ThreadedProducer<Counting> {
+fn client_config(bootstrap: &str, extra: &[(&str, &str)]) -> ClientConfig {
     let mut c = ClientConfig::new();
     for (k, v) in microbatch::sink::kafka::DEFAULTS {
         c.set(*k, *v);
     }
     c.set("bootstrap.servers", bootstrap);
-    for (k, v) in topic_extra {
+    for (k, v) in extra {
         c.set(*k, *v);
     }
-    c.create_with_context(Counting { delivered: AtomicU64::new(0), failed: AtomicU64::new(0) }).expect("producer")
+    c
+}
+
+fn counting() -> Counting {
+    Counting { delivered: AtomicU64::new(0), failed: AtomicU64::new(0) }
+}
+
+type Record<'a> = BaseRecord<'a, str, [u8], usize>;
+
+/// The two producer flavours the Kafka sink could use, compared by the
+/// BULK and BULK_BASEPRODUCER modes.
+trait Flavour: Sync {
+    fn send<'a>(&self, record: Record<'a>) -> Result<(), (KafkaError, Record<'a>)>;
+    fn finish(&self) -> &Counting;
+}
+
+impl Flavour for ThreadedProducer<Counting> {
+    fn send<'a>(&self, record: Record<'a>) -> Result<(), (KafkaError, Record<'a>)> {
+        ThreadedProducer::send(self, record)
+    }
+    fn finish(&self) -> &Counting {
+        self.flush(Duration::from_secs(120)).expect("flush");
+        self.context()
+    }
+}
+
+/// A BaseProducer with a poll thread of our own.
+struct PolledBase {
+    producer: Arc<BaseProducer<Counting>>,
+    stop: Arc<AtomicBool>,
+    poller: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PolledBase {
+    fn new(config: &ClientConfig) -> PolledBase {
+        let producer: Arc<BaseProducer<Counting>> = Arc::new(config.create_with_context(counting()).expect("producer"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (producer.clone(), stop.clone());
+        let poller = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.poll(Duration::from_millis(100));
+            }
+        });
+        PolledBase { producer, stop, poller: Some(poller) }
+    }
+}
+
+impl Drop for PolledBase {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.poller.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Flavour for PolledBase {
+    fn send<'a>(&self, record: Record<'a>) -> Result<(), (KafkaError, Record<'a>)> {
+        self.producer.send(record)
+    }
+    fn finish(&self) -> &Counting {
+        self.producer.flush(Duration::from_secs(120)).expect("flush");
+        self.producer.context()
+    }
 }
 
 fn event(seq: u64) -> [u8; EVENT] {
@@ -80,9 +146,14 @@ fn event(seq: u64) -> [u8; EVENT] {
 
 /// Sends `per_send` events per Kafka record (1 = per-event records) for
 /// `seconds`, then waits for every acknowledgement.
-fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64) -> (u64, Duration) {
+fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64, base_producer: bool) -> (u64, Duration) {
     let message_max = (per_send * (EVENT + 4) + 64 * 1024).max(1_000_000).to_string();
-    let p = producer(bootstrap, &[("message.max.bytes", &message_max)]);
+    let config = client_config(bootstrap, &[("message.max.bytes", &message_max)]);
+    let p: Box<dyn Flavour> = if base_producer {
+        Box::new(PolledBase::new(&config))
+    } else {
+        Box::new(config.create_with_context::<_, ThreadedProducer<Counting>>(counting()).expect("producer"))
+    };
     let mut frame = FrameEncoder::with_capacity(per_send * (EVENT + 4) + 8);
     let start = Instant::now();
     let stop = start + Duration::from_secs(seconds);
@@ -100,7 +171,7 @@ fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64) -> (u64, Dur
                 (frame.finish(), per_send)
             };
             seq += events as u64;
-            let mut record = BaseRecord::with_opaque_to(topic, events).key("bench").payload(payload);
+            let mut record: Record = BaseRecord::with_opaque_to(topic, events).key("bench").payload(payload);
             loop {
                 match p.send(record) {
                     Ok(()) => break,
@@ -112,8 +183,7 @@ fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64) -> (u64, Dur
             }
         }
     }
-    p.flush(Duration::from_secs(120)).expect("flush");
-    let ctx = p.context();
+    let ctx = p.finish();
     assert_eq!(ctx.failed.load(Ordering::Relaxed), 0, "deliveries failed");
     (ctx.delivered.load(Ordering::Relaxed), start.elapsed())
 }
@@ -165,15 +235,24 @@ fn main() {
     let addr = mock.as_ref().map(|m| m.bootstrap_servers()).unwrap_or_else(|| a.bootstrap.clone());
     let b = addr.as_str();
     let kafka = |mode: &'static str, extra: &[(&'static str, &'static str)]| {
-        let mut v: Vec<(&str, String)> = vec![("sink", "kafka".into()), ("kafka.bootstrap.servers", b.into()), ("kafka.topic", topic(mode))];
+        // submit.block.ms: a full ring parks the producer (as a gateway
+        // would wait) instead of spinning on MB_ERR_FULL against the broker
+        // for the same two cores.
+        let mut v: Vec<(&str, String)> = vec![
+            ("sink", "kafka".into()),
+            ("kafka.bootstrap.servers", b.into()),
+            ("kafka.topic", topic(mode)),
+            ("submit.block.ms", "1000".into()),
+        ];
         v.extend(extra.iter().map(|(k, x)| (*k, x.to_string())));
         v
     };
     type Mode<'a> = (&'static str, Box<dyn Fn() -> (u64, Duration) + 'a>);
     let s = a.seconds;
     let modes: Vec<Mode> = vec![
-        ("BULK", Box::new(|| raw(b, &topic("bulk"), 1000, s))),
-        ("MEGA", Box::new(|| raw(b, &topic("mega"), 10_000, s))),
+        ("BULK", Box::new(|| raw(b, &topic("bulk"), 1000, s, false))),
+        ("BULK_BASEPRODUCER", Box::new(|| raw(b, &topic("bulk-base"), 1000, s, true))),
+        ("MEGA", Box::new(|| raw(b, &topic("mega"), 10_000, s, false))),
         ("ADAPTIVE_AUTO", Box::new(move || {
             let p = kafka("auto", &[("pressure.window.ms", "1000")]);
             collector(&p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(), s)
@@ -187,9 +266,13 @@ fn main() {
             collector(&p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(), s)
         })),
         ("COLLECTOR_ONLY", Box::new(move || collector(&[("sink", "null"), ("level", "L10_MAX")], s))),
-        ("PER_EVENT", Box::new(|| raw(b, &topic("per-event"), 1, s))),
+        ("PER_EVENT", Box::new(|| raw(b, &topic("per-event"), 1, s, false))),
     ];
     println!("Kafka baseline: {EVENT}-byte events, lz4, {s} s per mode, broker {b}{}", if mock.is_some() { " (mock cluster)" } else { "" });
+    // The broker's JVM compiles its hot paths during the first seconds of
+    // load: warm it up so the first mode measured is not penalised.
+    let warm = raw(b, &topic("warm-up"), 1000, s.min(3), false).0;
+    println!("  (warm-up: {warm} events, not counted)");
     let mut results: Vec<(&str, f64)> = Vec::new();
     for (name, run) in &modes {
         if a.only.as_ref().is_some_and(|o| !o.iter().any(|x| x == name)) {
