@@ -2,8 +2,9 @@
 //! one consumer thread, for SIZE = 8, 100 and 1000 bytes.
 //!
 //! Compared side by side in one group per size:
-//! * `mb_spsc`: microbatch `SpscRing`, `push` / `drain` (1 MiB ring).
-//! * `mb_mpsc`: microbatch `MpscRing` with a single producer (1 MiB ring).
+//! * `mb_spsc`: microbatch `SpscRing`, `push` / `drain` (1 MiB ring), through
+//!   the `Ring` dispatch the collector uses.
+//! * `mb_mpsc_1p`: microbatch `MpscRing` with a single producer (1 MiB ring).
 //! * `rtrb_push_pop`: `rtrb::RingBuffer<[u8; SIZE]>`, `push` / `pop`.
 //! * `rtrb_bytes`: `rtrb::RingBuffer<u8>` as a byte stream: each event is
 //!   written with `write_chunk_uninit(SIZE)`, the consumer takes everything
@@ -26,7 +27,7 @@
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use microbatch::ring::{MpscRing, SpscRing};
+use microbatch::ring::{Ring, RingKind};
 use std::hint::{black_box, spin_loop};
 use std::time::{Duration, Instant};
 
@@ -119,18 +120,20 @@ fn bench_size<const SIZE: usize>(c: &mut Criterion) {
     let per_iter = events_per_iter(SIZE);
     let mut group = c.benchmark_group(format!("ring_{SIZE}B"));
     group.throughput(Throughput::Elements(per_iter));
-    mb_spsc::<SIZE>(&mut group, per_iter);
-    mb_mpsc::<SIZE>(&mut group, per_iter);
+    mb_ring::<SIZE>(&mut group, "mb_spsc", RingKind::Spsc, per_iter);
+    mb_ring::<SIZE>(&mut group, "mb_mpsc_1p", RingKind::Mpsc, per_iter);
     rtrb_push_pop::<SIZE>(&mut group, per_iter);
     rtrb_bytes::<SIZE>(&mut group, per_iter);
     crossbeam_array_queue::<SIZE>(&mut group, per_iter);
     group.finish();
 }
 
-fn mb_spsc<const SIZE: usize>(group: &mut BenchmarkGroup<'_, WallTime>, per_iter: u64) {
-    let ring = SpscRing::with_capacity(RING_BYTES);
+/// A microbatch ring of either kind, through the `Ring` dispatch the
+/// collector uses; one producer thread, one consumer thread.
+fn mb_ring<const SIZE: usize>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, kind: RingKind, per_iter: u64) {
+    let ring = Ring::new(kind, RING_BYTES);
     let chunk = drain_chunk(SIZE);
-    group.bench_function("mb_spsc", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let ring = &ring;
             transfer(
@@ -142,50 +145,6 @@ fn mb_spsc<const SIZE: usize>(group: &mut BenchmarkGroup<'_, WallTime>, per_iter
                         stamp_event(&mut ev, i);
                         // SAFETY: this thread is the only producer.
                         while unsafe { ring.push(&ev, 0) }.is_err() {
-                            w.wait();
-                        }
-                        w.reset();
-                    }
-                },
-                move |n| {
-                    let mut w = Wait::default();
-                    let (mut got, mut sum) = (0u64, 0u64);
-                    while got < n {
-                        // SAFETY: this thread is the only consumer.
-                        let k = unsafe {
-                            ring.drain(chunk, |_, bytes| {
-                                sum += check(black_box(bytes));
-                                true
-                            })
-                        };
-                        if k == 0 {
-                            w.wait();
-                        } else {
-                            w.reset();
-                        }
-                        got += k as u64;
-                    }
-                    sum
-                },
-            )
-        })
-    });
-}
-
-fn mb_mpsc<const SIZE: usize>(group: &mut BenchmarkGroup<'_, WallTime>, per_iter: u64) {
-    let ring = MpscRing::with_capacity(RING_BYTES);
-    let chunk = drain_chunk(SIZE);
-    group.bench_function("mb_mpsc_1p", |b| {
-        b.iter_custom(|iters| {
-            let ring = &ring;
-            transfer(
-                iters * per_iter,
-                move |n| {
-                    let mut w = Wait::default();
-                    let mut ev = template::<SIZE>();
-                    for i in 0..n {
-                        stamp_event(&mut ev, i);
-                        while ring.push(&ev, 0).is_err() {
                             w.wait();
                         }
                         w.reset();
