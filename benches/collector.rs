@@ -32,7 +32,7 @@
 //! the defaults set in `config()`).
 
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use microbatch::config::Config;
 use microbatch::error::mb_result;
 use microbatch::ffi::{
@@ -57,6 +57,9 @@ const LEVEL: &CStr = c"L7_HIGH";
 /// The collector's default `batch.max.bytes` (frame cap, header included).
 const BATCH_MAX_BYTES: usize = 960 << 10;
 const FLUSH_TIMEOUT_MS: u32 = 60_000;
+/// The reference's idle naps, as the microbatch flush threads take them.
+const IDLE_MIN: Duration = Duration::from_micros(50);
+const IDLE_MAX: Duration = Duration::from_millis(1);
 
 fn event(seed: u64) -> [u8; EVENT_BYTES] {
     let mut ev = [0u8; EVENT_BYTES];
@@ -153,31 +156,66 @@ impl Drop for CHandle {
     }
 }
 
-fn bench_microbatch(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, ring_type: &CStr, producers: usize) {
-    let handle = CHandle::new(&[(c"sink", c"null"), (c"level", LEVEL), (c"ring.type", ring_type)]);
-    let full = AtomicU64::new(0);
-    group.bench_function(BenchmarkId::new(name, format!("{producers}p")), |b| {
-        b.iter_custom(|rounds| {
-            run_rounds(
-                rounds,
-                producers,
-                |n| {
-                    full.fetch_add(handle.submit_n(n), Ordering::Relaxed);
-                },
-                || handle.flush(),
-            )
-        })
+/// One collector under test. The criterion group and the side-by-side mode
+/// drive every contender through the same `run_rounds`.
+trait Contender: Sync {
+    fn name(&self) -> &'static str;
+    /// Submits `n` events from the calling thread.
+    fn submit_n(&self, n: u64);
+    /// Returns once everything submitted so far has reached the sink.
+    fn flush(&self);
+    /// After the last round: asserts every event reached the sink and
+    /// prints what the sink saw.
+    fn check(&self, producers: usize);
+}
+
+/// The microbatch collector, driven only through the C ABI.
+struct Microbatch {
+    name: &'static str,
+    handle: CHandle,
+    full: AtomicU64,
+}
+
+impl Microbatch {
+    fn new(name: &'static str, ring_type: &CStr) -> Microbatch {
+        let handle = CHandle::new(&[(c"sink", c"null"), (c"level", LEVEL), (c"ring.type", ring_type)]);
+        Microbatch { name, handle, full: AtomicU64::new(0) }
+    }
+}
+
+impl Contender for Microbatch {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn submit_n(&self, n: u64) {
+        self.full.fetch_add(self.handle.submit_n(n), Ordering::Relaxed);
+    }
+
+    fn flush(&self) {
+        self.handle.flush();
+    }
+
+    fn check(&self, producers: usize) {
+        let st = self.handle.status();
+        assert_eq!(st.delivered, st.submitted, "flush left events behind: {st:?}");
+        assert_eq!(st.failed, 0);
+        eprintln!(
+            "  [{}/{producers}p] {} events in {} frames ({:.0} events/frame), {} MB_ERR_FULL retries",
+            self.name,
+            st.delivered,
+            st.flushed_batches,
+            st.delivered as f64 / st.flushed_batches.max(1) as f64,
+            self.full.load(Ordering::Relaxed),
+        );
+    }
+}
+
+fn bench_contender(group: &mut BenchmarkGroup<'_, WallTime>, contender: &dyn Contender, producers: usize) {
+    group.bench_function(BenchmarkId::new(contender.name(), format!("{producers}p")), |b| {
+        b.iter_custom(|rounds| run_rounds(rounds, producers, |n| contender.submit_n(n), || contender.flush()))
     });
-    let st = handle.status();
-    assert_eq!(st.delivered, st.submitted, "flush left events behind: {st:?}");
-    assert_eq!(st.failed, 0);
-    eprintln!(
-        "  [{name}/{producers}p] {} events in {} frames ({:.0} events/frame), {} MB_ERR_FULL retries",
-        st.delivered,
-        st.flushed_batches,
-        st.delivered as f64 / st.flushed_batches.max(1) as f64,
-        full.load(Ordering::Relaxed),
-    );
+    contender.check(producers);
 }
 
 // ---------------------------------------------------------------------------
@@ -209,6 +247,9 @@ struct Pending {
 
 struct MutexShared {
     pending: Mutex<Pending>,
+    /// Keep buffer capacity across flushes (swap with a spare) instead of
+    /// handing the buffer itself to the sink and starting a new one.
+    reuse: bool,
     stop: AtomicBool,
     max_events: u64,
     max_wait: Duration,
@@ -228,8 +269,12 @@ impl MutexShared {
         if !due {
             return 0;
         }
-        spare.clear();
-        std::mem::swap(&mut p.bytes, spare);
+        if self.reuse {
+            spare.clear();
+            std::mem::swap(&mut p.bytes, spare);
+        } else {
+            *spare = std::mem::take(&mut p.bytes);
+        }
         p.oldest = None;
         std::mem::take(&mut p.count)
     }
@@ -243,9 +288,11 @@ struct MutexCollector {
 }
 
 impl MutexCollector {
-    fn new(max_events: u64, max_wait: Duration) -> MutexCollector {
+    fn new(max_events: u64, max_wait: Duration, reuse: bool) -> MutexCollector {
+        let initial = if reuse { BATCH_MAX_BYTES } else { 0 };
         let shared = Arc::new(MutexShared {
-            pending: Mutex::new(Pending { bytes: Vec::with_capacity(BATCH_MAX_BYTES), count: 0, oldest: None }),
+            pending: Mutex::new(Pending { bytes: Vec::with_capacity(initial), count: 0, oldest: None }),
+            reuse,
             stop: AtomicBool::new(false),
             max_events,
             max_wait,
@@ -253,18 +300,22 @@ impl MutexCollector {
         });
         let s = shared.clone();
         let flusher = std::thread::spawn(move || {
-            let mut out = Vec::with_capacity(BATCH_MAX_BYTES);
+            let mut out = Vec::with_capacity(initial);
+            // The microbatch flush threads' naps: 50 us after finding work,
+            // doubling up to 1 ms while idle.
+            let mut nap = IDLE_MIN;
             while !s.stop.load(Ordering::Acquire) {
                 let n = s.take(&mut out, false);
                 if n > 0 {
                     s.sink.send(&out, n);
+                    nap = IDLE_MIN;
                 } else {
-                    // Same shortest nap as the microbatch flush threads.
-                    std::thread::sleep(Duration::from_micros(50));
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(IDLE_MAX);
                 }
             }
         });
-        MutexCollector { shared, flusher: Some(flusher), spare: Mutex::new(Vec::with_capacity(BATCH_MAX_BYTES)) }
+        MutexCollector { shared, flusher: Some(flusher), spare: Mutex::new(Vec::with_capacity(initial)) }
     }
 
     #[inline]
@@ -297,35 +348,60 @@ impl Drop for MutexCollector {
     }
 }
 
-fn bench_mutex(group: &mut BenchmarkGroup<'_, WallTime>, producers: usize) {
-    let params = PressureLevel::parse(LEVEL.to_str().unwrap()).unwrap().bootstrap(1_000_000);
-    let collector = MutexCollector::new(params.max_events, params.max_wait);
-    let submitted = AtomicU64::new(0);
-    group.bench_function(BenchmarkId::new("mutex", format!("{producers}p")), |b| {
-        b.iter_custom(|rounds| {
-            run_rounds(
-                rounds,
-                producers,
-                |n| {
-                    let ev = event(n);
-                    for _ in 0..n {
-                        collector.submit(&ev);
-                    }
-                    submitted.fetch_add(n, Ordering::Relaxed);
-                },
-                || collector.flush(),
-            )
-        })
-    });
-    let sink = &collector.shared.sink;
-    let (events, frames) = (sink.events.load(Ordering::Relaxed), sink.frames.load(Ordering::Relaxed));
-    assert_eq!(events, submitted.load(Ordering::Relaxed), "flush left events behind");
-    assert_eq!(sink.bytes.load(Ordering::Relaxed), events * (4 + EVENT_BYTES as u64));
-    eprintln!(
-        "  [mutex/{producers}p] {events} events in {frames} frames ({:.0} events/frame)",
-        events as f64 / frames.max(1) as f64
-    );
+/// The reference collector as a contender.
+struct MutexReference {
+    name: &'static str,
+    collector: MutexCollector,
+    submitted: AtomicU64,
 }
+
+impl MutexReference {
+    fn new(name: &'static str, reuse: bool) -> MutexReference {
+        let params = PressureLevel::parse(LEVEL.to_str().unwrap()).unwrap().bootstrap(1_000_000);
+        let collector = MutexCollector::new(params.max_events, params.max_wait, reuse);
+        MutexReference { name, collector, submitted: AtomicU64::new(0) }
+    }
+}
+
+impl Contender for MutexReference {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn submit_n(&self, n: u64) {
+        let ev = event(n);
+        for _ in 0..n {
+            self.collector.submit(&ev);
+        }
+        self.submitted.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn flush(&self) {
+        self.collector.flush();
+    }
+
+    fn check(&self, producers: usize) {
+        let sink = &self.collector.shared.sink;
+        let (events, frames) = (sink.events.load(Ordering::Relaxed), sink.frames.load(Ordering::Relaxed));
+        assert_eq!(events, self.submitted.load(Ordering::Relaxed), "flush left events behind");
+        assert_eq!(sink.bytes.load(Ordering::Relaxed), events * (4 + EVENT_BYTES as u64));
+        eprintln!(
+            "  [{}/{producers}p] {events} events in {frames} frames ({:.0} events/frame)",
+            self.name,
+            events as f64 / frames.max(1) as f64
+        );
+    }
+}
+
+type MakeContender = fn() -> Box<dyn Contender>;
+
+/// Every contender, the microbatch ones first.
+const CONTENDERS: [MakeContender; 4] = [
+    || Box::new(Microbatch::new("mb_spsc", c"spsc")),
+    || Box::new(Microbatch::new("mb_mpsc", c"mpsc")),
+    || Box::new(MutexReference::new("mutex", false)),
+    || Box::new(MutexReference::new("mutex_reuse", true)),
+];
 
 fn collector_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("collector_100B");
@@ -333,9 +409,10 @@ fn collector_throughput(c: &mut Criterion) {
     // Each round is tens of milliseconds: same round count per sample.
     group.sampling_mode(SamplingMode::Flat);
     for producers in PRODUCERS {
-        bench_microbatch(&mut group, "mb_spsc", c"spsc", producers);
-        bench_microbatch(&mut group, "mb_mpsc", c"mpsc", producers);
-        bench_mutex(&mut group, producers);
+        // One at a time: an idle contender's flush threads still wake up.
+        for make in CONTENDERS {
+            bench_contender(&mut group, make().as_ref(), producers);
+        }
     }
     group.finish();
 }
@@ -427,4 +504,82 @@ criterion_group! {
     config = config();
     targets = collector_throughput, submit_call_cost
 }
-criterion_main!(benches);
+
+// ---------------------------------------------------------------------------
+// Side by side: every contender in turn, round after round
+
+/// Runs `rounds` interleaved rounds per producer count: each round times one
+/// transfer of EVENTS through every contender, starting with a different
+/// contender each round, so a noisy stretch of the shared host hits them all
+/// alike. Prints each contender's median and the median over rounds of each
+/// microbatch/reference ratio.
+fn side_by_side(rounds: usize) {
+    for producers in PRODUCERS {
+        let contenders: Vec<Box<dyn Contender>> = CONTENDERS.iter().map(|make| make()).collect();
+        let mut rates = vec![Vec::with_capacity(rounds); contenders.len()];
+        // One untimed round each: page in the rings, start the threads.
+        for c in &contenders {
+            run_rounds(1, producers, |n| c.submit_n(n), || c.flush());
+        }
+        for round in 0..rounds {
+            for k in 0..contenders.len() {
+                let i = (round + k) % contenders.len();
+                let c = &contenders[i];
+                let took = run_rounds(1, producers, |n| c.submit_n(n), || c.flush());
+                rates[i].push(EVENTS as f64 / took.as_secs_f64() / 1e6);
+            }
+        }
+        println!("collector_100B, {producers} producer(s), {rounds} interleaved rounds of {EVENTS} events (M events/s):");
+        for (c, r) in contenders.iter().zip(&rates) {
+            println!("  {:<12} median {:>7.1}   min {:>7.1}   max {:>7.1}", c.name(), median(r), min(r), max(r));
+        }
+        let mb = contenders.iter().take_while(|c| c.name().starts_with("mb_")).count();
+        for i in 0..mb {
+            for j in mb..contenders.len() {
+                let ratios: Vec<f64> = rates[i].iter().zip(&rates[j]).map(|(a, b)| a / b).collect();
+                println!(
+                    "  {} / {}: median ratio {:.2}x (range {:.2}-{:.2})",
+                    contenders[i].name(),
+                    contenders[j].name(),
+                    median(&ratios),
+                    min(&ratios),
+                    max(&ratios)
+                );
+            }
+        }
+        for c in &contenders {
+            c.check(producers);
+        }
+    }
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn min(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// `MB_SIDE_BY_SIDE=<rounds> cargo bench --bench collector` runs the
+/// interleaved comparison instead of the criterion groups.
+fn main() {
+    if let Ok(rounds) = std::env::var("MB_SIDE_BY_SIDE") {
+        let rounds = rounds.parse().expect("MB_SIDE_BY_SIDE must be a number of rounds");
+        side_by_side(rounds);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
