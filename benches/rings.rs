@@ -25,8 +25,8 @@
 //! Run: `cargo bench --bench rings` (append `-- <filter>` or criterion flags
 //! such as `--measurement-time 3` to override the defaults set below).
 
-use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
+use crossbeam_utils::CachePadded;
 use microbatch::ring::{Ring, RingKind};
 use std::hint::{black_box, spin_loop};
 use std::time::{Duration, Instant};
@@ -116,194 +116,266 @@ fn transfer(n: u64, producer: impl FnOnce(u64) + Send, consumer: impl FnOnce(u64
     elapsed
 }
 
+/// One ring under test: moves `n` SIZE-byte events from a producer thread to
+/// a consumer thread and returns the wall time of the whole transfer. The
+/// criterion groups and the side-by-side mode both drive contenders this way.
+trait Contender: Send {
+    fn name(&self) -> &'static str;
+    fn run(&mut self, n: u64) -> Duration;
+}
+
+/// Every contender for one event size, the microbatch rings first.
+fn contenders<const SIZE: usize>() -> Vec<Box<dyn Contender>> {
+    vec![
+        Box::new(MbRing::<SIZE>::new("mb_spsc", RingKind::Spsc)),
+        Box::new(MbRing::<SIZE>::new("mb_mpsc_1p", RingKind::Mpsc)),
+        Box::new(RtrbPushPop::<SIZE>::new()),
+        Box::new(RtrbBytes::<SIZE>::new()),
+        Box::new(ArrayQueue::<SIZE>::new()),
+    ]
+}
+
 fn bench_size<const SIZE: usize>(c: &mut Criterion) {
     let per_iter = events_per_iter(SIZE);
     let mut group = c.benchmark_group(format!("ring_{SIZE}B"));
     group.throughput(Throughput::Elements(per_iter));
-    mb_ring::<SIZE>(&mut group, "mb_spsc", RingKind::Spsc, per_iter);
-    mb_ring::<SIZE>(&mut group, "mb_mpsc_1p", RingKind::Mpsc, per_iter);
-    rtrb_push_pop::<SIZE>(&mut group, per_iter);
-    rtrb_bytes::<SIZE>(&mut group, per_iter);
-    crossbeam_array_queue::<SIZE>(&mut group, per_iter);
+    for mut contender in contenders::<SIZE>() {
+        group.bench_function(contender.name(), |b| b.iter_custom(|iters| contender.run(iters * per_iter)));
+    }
     group.finish();
 }
 
 /// A microbatch ring of either kind, through the `Ring` dispatch the
 /// collector uses; one producer thread, one consumer thread.
-fn mb_ring<const SIZE: usize>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, kind: RingKind, per_iter: u64) {
-    let ring = Ring::new(kind, RING_BYTES);
-    let chunk = drain_chunk(SIZE);
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let ring = &ring;
-            transfer(
-                iters * per_iter,
-                move |n| {
-                    let mut w = Wait::default();
-                    let mut ev = template::<SIZE>();
-                    for i in 0..n {
-                        stamp_event(&mut ev, i);
-                        // SAFETY: this thread is the only producer.
-                        while unsafe { ring.push(&ev, 0) }.is_err() {
-                            w.wait();
-                        }
+struct MbRing<const SIZE: usize> {
+    name: &'static str,
+    ring: Ring,
+}
+
+impl<const SIZE: usize> MbRing<SIZE> {
+    fn new(name: &'static str, kind: RingKind) -> Self {
+        MbRing { name, ring: Ring::new(kind, RING_BYTES) }
+    }
+}
+
+impl<const SIZE: usize> Contender for MbRing<SIZE> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn run(&mut self, n: u64) -> Duration {
+        let ring = &self.ring;
+        let chunk = drain_chunk(SIZE);
+        transfer(
+            n,
+            move |n| {
+                let mut w = Wait::default();
+                let mut ev = template::<SIZE>();
+                for i in 0..n {
+                    stamp_event(&mut ev, i);
+                    // SAFETY: this thread is the only producer.
+                    while unsafe { ring.push(&ev, 0) }.is_err() {
+                        w.wait();
+                    }
+                    w.reset();
+                }
+            },
+            move |n| {
+                let mut w = Wait::default();
+                let (mut got, mut sum) = (0u64, 0u64);
+                while got < n {
+                    // SAFETY: this thread is the only consumer.
+                    let k = unsafe {
+                        ring.drain(chunk, |_, bytes| {
+                            sum += check(black_box(bytes));
+                            true
+                        })
+                    };
+                    if k == 0 {
+                        w.wait();
+                    } else {
                         w.reset();
                     }
-                },
-                move |n| {
-                    let mut w = Wait::default();
-                    let (mut got, mut sum) = (0u64, 0u64);
-                    while got < n {
-                        // SAFETY: this thread is the only consumer.
-                        let k = unsafe {
-                            ring.drain(chunk, |_, bytes| {
-                                sum += check(black_box(bytes));
-                                true
-                            })
-                        };
-                        if k == 0 {
-                            w.wait();
-                        } else {
+                    got += k as u64;
+                }
+                sum
+            },
+        )
+    }
+}
+
+/// `rtrb::RingBuffer<[u8; SIZE]>`, `push` / `pop`. The two ends write their
+/// cached indices on every call, so they sit on separate cache lines as they
+/// would in two threads' own memory.
+struct RtrbPushPop<const SIZE: usize> {
+    tx: CachePadded<rtrb::Producer<[u8; SIZE]>>,
+    rx: CachePadded<rtrb::Consumer<[u8; SIZE]>>,
+}
+
+impl<const SIZE: usize> RtrbPushPop<SIZE> {
+    fn new() -> Self {
+        let (tx, rx) = rtrb::RingBuffer::<[u8; SIZE]>::new(RING_BYTES / SIZE);
+        RtrbPushPop { tx: CachePadded::new(tx), rx: CachePadded::new(rx) }
+    }
+}
+
+impl<const SIZE: usize> Contender for RtrbPushPop<SIZE> {
+    fn name(&self) -> &'static str {
+        "rtrb_push_pop"
+    }
+
+    fn run(&mut self, n: u64) -> Duration {
+        let (tx, rx) = (&mut *self.tx, &mut *self.rx);
+        transfer(
+            n,
+            move |n| {
+                let mut w = Wait::default();
+                let mut ev = template::<SIZE>();
+                for i in 0..n {
+                    stamp_event(&mut ev, i);
+                    while tx.push(ev).is_err() {
+                        w.wait();
+                    }
+                    w.reset();
+                }
+            },
+            move |n| {
+                let mut w = Wait::default();
+                let (mut got, mut sum) = (0u64, 0u64);
+                while got < n {
+                    match rx.pop() {
+                        Ok(ev) => {
+                            sum += check(black_box(&ev[..]));
+                            got += 1;
                             w.reset();
                         }
-                        got += k as u64;
+                        Err(_) => w.wait(),
                     }
-                    sum
-                },
-            )
-        })
-    });
+                }
+                sum
+            },
+        )
+    }
 }
 
-fn rtrb_push_pop<const SIZE: usize>(group: &mut BenchmarkGroup<'_, WallTime>, per_iter: u64) {
-    let (mut tx, mut rx) = rtrb::RingBuffer::<[u8; SIZE]>::new(RING_BYTES / SIZE);
-    group.bench_function("rtrb_push_pop", |b| {
-        b.iter_custom(|iters| {
-            let (tx, rx) = (&mut tx, &mut rx);
-            transfer(
-                iters * per_iter,
-                move |n| {
-                    let mut w = Wait::default();
-                    let mut ev = template::<SIZE>();
-                    for i in 0..n {
-                        stamp_event(&mut ev, i);
-                        while tx.push(ev).is_err() {
-                            w.wait();
-                        }
-                        w.reset();
-                    }
-                },
-                move |n| {
-                    let mut w = Wait::default();
-                    let (mut got, mut sum) = (0u64, 0u64);
-                    while got < n {
-                        match rx.pop() {
-                            Ok(ev) => {
-                                sum += check(black_box(&ev[..]));
-                                got += 1;
-                                w.reset();
-                            }
+/// `rtrb::RingBuffer<u8>` as a byte stream (see the module docs); ends on
+/// separate cache lines as in `RtrbPushPop`.
+struct RtrbBytes<const SIZE: usize> {
+    tx: CachePadded<rtrb::Producer<u8>>,
+    rx: CachePadded<rtrb::Consumer<u8>>,
+}
+
+impl<const SIZE: usize> RtrbBytes<SIZE> {
+    fn new() -> Self {
+        // A multiple of SIZE, so every event is contiguous in one of the slices.
+        let (tx, rx) = rtrb::RingBuffer::<u8>::new(RING_BYTES / SIZE * SIZE);
+        RtrbBytes { tx: CachePadded::new(tx), rx: CachePadded::new(rx) }
+    }
+}
+
+impl<const SIZE: usize> Contender for RtrbBytes<SIZE> {
+    fn name(&self) -> &'static str {
+        "rtrb_bytes"
+    }
+
+    fn run(&mut self, n: u64) -> Duration {
+        let (tx, rx) = (&mut *self.tx, &mut *self.rx);
+        transfer(
+            n,
+            move |n| {
+                let mut w = Wait::default();
+                let mut ev = template::<SIZE>();
+                for i in 0..n {
+                    stamp_event(&mut ev, i);
+                    let mut chunk = loop {
+                        match tx.write_chunk_uninit(SIZE) {
+                            Ok(chunk) => break chunk,
                             Err(_) => w.wait(),
                         }
-                    }
-                    sum
-                },
-            )
-        })
-    });
-}
-
-fn rtrb_bytes<const SIZE: usize>(group: &mut BenchmarkGroup<'_, WallTime>, per_iter: u64) {
-    // A multiple of SIZE, so every event is contiguous in one of the slices.
-    let (mut tx, mut rx) = rtrb::RingBuffer::<u8>::new(RING_BYTES / SIZE * SIZE);
-    group.bench_function("rtrb_bytes", |b| {
-        b.iter_custom(|iters| {
-            let (tx, rx) = (&mut tx, &mut rx);
-            transfer(
-                iters * per_iter,
-                move |n| {
-                    let mut w = Wait::default();
-                    let mut ev = template::<SIZE>();
-                    for i in 0..n {
-                        stamp_event(&mut ev, i);
-                        let mut chunk = loop {
-                            match tx.write_chunk_uninit(SIZE) {
-                                Ok(chunk) => break chunk,
-                                Err(_) => w.wait(),
-                            }
-                        };
-                        w.reset();
-                        let (a, b) = chunk.as_mut_slices();
-                        assert!(b.is_empty());
-                        // SAFETY: `a` has SIZE writable bytes (capacity is a
-                        // multiple of SIZE and writes are SIZE each).
-                        unsafe {
-                            std::ptr::copy_nonoverlapping(ev.as_ptr(), a.as_mut_ptr() as *mut u8, SIZE);
-                            chunk.commit_all();
-                        }
-                    }
-                },
-                move |n| {
-                    let mut w = Wait::default();
-                    let (mut got, mut sum) = (0u64, 0u64);
-                    while got < n {
-                        let avail = rx.slots();
-                        if avail == 0 {
-                            w.wait();
-                            continue;
-                        }
-                        w.reset();
-                        let chunk = rx.read_chunk(avail).unwrap();
-                        let (a, b) = chunk.as_slices();
-                        for ev in a.chunks_exact(SIZE).chain(b.chunks_exact(SIZE)) {
-                            sum += check(black_box(ev));
-                        }
-                        got += (avail / SIZE) as u64;
+                    };
+                    w.reset();
+                    let (a, b) = chunk.as_mut_slices();
+                    assert!(b.is_empty());
+                    // SAFETY: `a` has SIZE writable bytes (capacity is a
+                    // multiple of SIZE and writes are SIZE each).
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(ev.as_ptr(), a.as_mut_ptr() as *mut u8, SIZE);
                         chunk.commit_all();
                     }
-                    sum
-                },
-            )
-        })
-    });
+                }
+            },
+            move |n| {
+                let mut w = Wait::default();
+                let (mut got, mut sum) = (0u64, 0u64);
+                while got < n {
+                    let avail = rx.slots();
+                    if avail == 0 {
+                        w.wait();
+                        continue;
+                    }
+                    w.reset();
+                    let chunk = rx.read_chunk(avail).unwrap();
+                    let (a, b) = chunk.as_slices();
+                    for ev in a.chunks_exact(SIZE).chain(b.chunks_exact(SIZE)) {
+                        sum += check(black_box(ev));
+                    }
+                    got += (avail / SIZE) as u64;
+                    chunk.commit_all();
+                }
+                sum
+            },
+        )
+    }
 }
 
-fn crossbeam_array_queue<const SIZE: usize>(group: &mut BenchmarkGroup<'_, WallTime>, per_iter: u64) {
-    let queue = crossbeam_queue::ArrayQueue::<[u8; SIZE]>::new(RING_BYTES / SIZE);
-    group.bench_function("crossbeam_array_queue", |b| {
-        b.iter_custom(|iters| {
-            let queue = &queue;
-            transfer(
-                iters * per_iter,
-                move |n| {
-                    let mut w = Wait::default();
-                    let mut ev = template::<SIZE>();
-                    for i in 0..n {
-                        stamp_event(&mut ev, i);
-                        while queue.push(ev).is_err() {
-                            w.wait();
-                        }
-                        w.reset();
+/// `crossbeam_queue::ArrayQueue<[u8; SIZE]>`.
+struct ArrayQueue<const SIZE: usize> {
+    queue: crossbeam_queue::ArrayQueue<[u8; SIZE]>,
+}
+
+impl<const SIZE: usize> ArrayQueue<SIZE> {
+    fn new() -> Self {
+        ArrayQueue { queue: crossbeam_queue::ArrayQueue::new(RING_BYTES / SIZE) }
+    }
+}
+
+impl<const SIZE: usize> Contender for ArrayQueue<SIZE> {
+    fn name(&self) -> &'static str {
+        "crossbeam_array_queue"
+    }
+
+    fn run(&mut self, n: u64) -> Duration {
+        let queue = &self.queue;
+        transfer(
+            n,
+            move |n| {
+                let mut w = Wait::default();
+                let mut ev = template::<SIZE>();
+                for i in 0..n {
+                    stamp_event(&mut ev, i);
+                    while queue.push(ev).is_err() {
+                        w.wait();
                     }
-                },
-                move |n| {
-                    let mut w = Wait::default();
-                    let (mut got, mut sum) = (0u64, 0u64);
-                    while got < n {
-                        match queue.pop() {
-                            Some(ev) => {
-                                sum += check(black_box(&ev[..]));
-                                got += 1;
-                                w.reset();
-                            }
-                            None => w.wait(),
+                    w.reset();
+                }
+            },
+            move |n| {
+                let mut w = Wait::default();
+                let (mut got, mut sum) = (0u64, 0u64);
+                while got < n {
+                    match queue.pop() {
+                        Some(ev) => {
+                            sum += check(black_box(&ev[..]));
+                            got += 1;
+                            w.reset();
                         }
+                        None => w.wait(),
                     }
-                    sum
-                },
-            )
-        })
-    });
+                }
+                sum
+            },
+        )
+    }
 }
 
 fn rings(c: &mut Criterion) {
@@ -327,4 +399,78 @@ criterion_group! {
     config = config();
     targets = rings
 }
-criterion_main!(benches);
+
+/// Runs `rounds` interleaved rounds per event size: each round times one
+/// transfer through every contender, starting with a different one each
+/// round, so a noisy stretch of the shared host hits them all alike. Prints
+/// each contender's median and the median over rounds of each
+/// microbatch/reference ratio.
+fn side_by_side<const SIZE: usize>(rounds: usize) {
+    let per_iter = events_per_iter(SIZE);
+    let mut contenders = contenders::<SIZE>();
+    if let Ok(only) = std::env::var("MB_ONLY") {
+        contenders.retain(|c| only.split(',').any(|o| o == c.name()));
+    }
+    let mut rates = vec![Vec::with_capacity(rounds); contenders.len()];
+    for c in contenders.iter_mut() {
+        c.run(per_iter); // untimed: page in the buffers
+    }
+    for round in 0..rounds {
+        for k in 0..contenders.len() {
+            let i = (round + k) % contenders.len();
+            let took = contenders[i].run(per_iter);
+            rates[i].push(per_iter as f64 / took.as_secs_f64() / 1e6);
+        }
+    }
+    println!("ring_{SIZE}B, {rounds} interleaved rounds of {per_iter} events (M events/s):");
+    for (c, r) in contenders.iter().zip(&rates) {
+        println!("  {:<22} median {:>7.1}   min {:>7.1}   max {:>7.1}", c.name(), median(r), min(r), max(r));
+    }
+    let mb = contenders.iter().take_while(|c| c.name().starts_with("mb_")).count();
+    for i in 0..mb {
+        for j in mb..contenders.len() {
+            let ratios: Vec<f64> = rates[i].iter().zip(&rates[j]).map(|(a, b)| a / b).collect();
+            println!(
+                "  {} / {}: median ratio {:.2}x (range {:.2}-{:.2})",
+                contenders[i].name(),
+                contenders[j].name(),
+                median(&ratios),
+                min(&ratios),
+                max(&ratios)
+            );
+        }
+    }
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn min(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// `MB_SIDE_BY_SIDE=<rounds> cargo bench --bench rings` runs the interleaved
+/// comparison instead of the criterion groups.
+fn main() {
+    if let Ok(rounds) = std::env::var("MB_SIDE_BY_SIDE") {
+        let rounds = rounds.parse().expect("MB_SIDE_BY_SIDE must be a number of rounds");
+        side_by_side::<8>(rounds);
+        side_by_side::<100>(rounds);
+        side_by_side::<1000>(rounds);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
