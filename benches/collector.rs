@@ -532,7 +532,6 @@ fn side_by_side(rounds: usize) {
         println!("collector_100B, {producers} producer(s), {rounds} interleaved rounds of {EVENTS} events (M events/s):");
         for (c, r) in contenders.iter().zip(&rates) {
             println!("  {:<12} median {:>7.1}   min {:>7.1}   max {:>7.1}", c.name(), median(r), min(r), max(r));
-            if std::env::var_os("MB_ROUNDS_SHOW").is_some() { println!("    {:?}", r.iter().map(|x| *x as u32).collect::<Vec<_>>()); }
         }
         let mb = contenders.iter().take_while(|c| c.name().starts_with("mb_")).count();
         for i in 0..mb {
@@ -576,8 +575,6 @@ fn max(xs: &[f64]) -> f64 {
 /// `MB_SIDE_BY_SIDE=<rounds> cargo bench --bench collector` runs the
 /// interleaved comparison instead of the criterion groups.
 fn main() {
-    if let Ok(v) = std::env::var("IDLEMIN") { microbatch::collector::IDLE_MIN_US.store(v.parse().unwrap(), Ordering::Relaxed); }
-    if let Ok(v) = std::env::var("BUSYDIV") { microbatch::collector::BUSY_DIV.store(v.parse().unwrap(), Ordering::Relaxed); }
     if let Ok(rounds) = std::env::var("MB_SIDE_BY_SIDE") {
         let rounds = rounds.parse().expect("MB_SIDE_BY_SIDE must be a number of rounds");
         side_by_side(rounds);
