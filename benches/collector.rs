@@ -514,7 +514,11 @@ criterion_group! {
 /// alike. Prints each contender's median and the median over rounds of each
 /// microbatch/reference ratio.
 fn side_by_side(rounds: usize) {
-    for producers in PRODUCERS {
+    let producer_counts: Vec<usize> = match std::env::var("MB_PRODUCERS") {
+        Ok(list) => list.split(',').map(|p| p.trim().parse().expect("MB_PRODUCERS: comma-separated counts")).collect(),
+        Err(_) => PRODUCERS.to_vec(),
+    };
+    for producers in producer_counts {
         let contenders: Vec<Box<dyn Contender>> = CONTENDERS.iter().map(|make| make()).collect();
         let mut rates = vec![Vec::with_capacity(rounds); contenders.len()];
         // One untimed round each: page in the rings, start the threads.
@@ -573,7 +577,8 @@ fn max(xs: &[f64]) -> f64 {
 }
 
 /// `MB_SIDE_BY_SIDE=<rounds> cargo bench --bench collector` runs the
-/// interleaved comparison instead of the criterion groups.
+/// interleaved comparison instead of the criterion groups (`MB_PRODUCERS=1,4`
+/// picks the producer counts).
 fn main() {
     if let Ok(rounds) = std::env::var("MB_SIDE_BY_SIDE") {
         let rounds = rounds.parse().expect("MB_SIDE_BY_SIDE must be a number of rounds");

@@ -234,8 +234,49 @@ impl Gates {
         self.submit_inner(core, event, true)
     }
 
+    /// The hot path: one attempt that either succeeds or hands over to
+    /// [`Gates::submit_slow`], which starts over with every error, retry and
+    /// tracking case. Kept small so it inlines into the C and JNI entry
+    /// points without dragging the slow path's state along.
     #[inline(always)]
     unsafe fn submit_inner(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
+        if !tracked {
+            let p = self.home();
+            if let Some(_inside) = Entered::new(self, p) {
+                // SAFETY: as in submit_slow: the gate is held and open.
+                let core = &*core;
+                if event.len() <= core.event_max_bytes
+                    && core.rings[p].push_tagged(event, core.clock.now_us(), None).is_ok()
+                {
+                    self.count_submitted(p);
+                    return Ok(0);
+                }
+            }
+        }
+        self.submit_slow(core, event, tracked)
+    }
+
+    /// Counts an event accepted into partition `p`'s ring; called with its
+    /// gate held.
+    #[inline(always)]
+    fn count_submitted(&self, p: usize) {
+        // Counted once the event is in the ring, so a concurrent flush()
+        // never waits for an event that a full ring refused. A status read
+        // may see it delivered a moment before it is counted here; pending
+        // saturates at 0 meanwhile.
+        let gate = &self.gates[p];
+        match self.kind {
+            // Only the gate holder writes an SPSC partition's counter.
+            RingKind::Spsc => gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Release),
+            RingKind::Mpsc => {
+                gate.submitted.fetch_add(1, Ordering::Release);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn submit_slow(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
         let p = self.home();
         let mut deadline: Option<Instant> = None;
         loop {
@@ -264,20 +305,7 @@ impl Gates {
                 (None, 0)
             };
             if core.rings[p].push_tagged(event, core.clock.now_us(), tag).is_ok() {
-                // Counted once the event is in the ring, so a concurrent
-                // flush() never waits for an event that a full ring refused.
-                // A status read may see it delivered a moment before it is
-                // counted here; pending saturates at 0 meanwhile.
-                let gate = &self.gates[p];
-                match self.kind {
-                    // Only the gate holder writes an SPSC partition's counter.
-                    RingKind::Spsc => {
-                        gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Release)
-                    }
-                    RingKind::Mpsc => {
-                        gate.submitted.fetch_add(1, Ordering::Release);
-                    }
-                }
+                self.count_submitted(p);
                 return Ok(ticket);
             }
             if let Some(slot) = tag {
