@@ -114,6 +114,16 @@ fn spsc_three_events_wrap_and_fill() {
     run_spsc(&[20, 12, 10], usize::MAX, 3);
 }
 
+/// Six 16-byte records: the second lap writes records exactly where the
+/// first lap's were, so a consumer that could read past the newest record
+/// before its terminator is written would find a stale, committed-looking
+/// word from the first lap (in loom's buffer, commit words persist).
+#[test]
+fn spsc_second_lap_over_old_records() {
+    assert_eq!(record_size(8), 16);
+    run_spsc(&[8, 8, 8, 8, 8, 8], usize::MAX, 2);
+}
+
 /// Same stream drained one record at a time, so `head` is published between
 /// records and the producer can reuse space mid-stream.
 #[test]
@@ -169,10 +179,11 @@ fn spsc_refused_record_is_kept() {
 fn spsc_full_ring_refuses_until_drained() {
     builder(3).check(|| {
         let ring = Arc::new(SpscRing::with_capacity(CAP));
-        // Two 32-byte records fill 64 bytes.
+        // A 32-byte and a 24-byte record plus the 8-byte terminator after
+        // them fill 64 bytes.
         unsafe {
             ring.push(&event(1, 0, 24), 0).unwrap();
-            ring.push(&event(1, 1, 24), 1).unwrap();
+            ring.push(&event(1, 1, 16), 1).unwrap();
             assert_eq!(ring.push(&[], 2), Err(Full));
         }
         let consumer = {
@@ -180,12 +191,14 @@ fn spsc_full_ring_refuses_until_drained() {
             thread::spawn(move || spsc_collect(&ring, 3, 1))
         };
         // While the consumer runs, Full is allowed only as long as the first
-        // record has not been drained; keep trying.
+        // two records have not both been drained (the third wraps: it needs
+        // the 8 bytes before the end, 32 at the start and the terminator);
+        // keep trying.
         spsc_push(&ring, &event(1, 2, 24), 2);
         let got = consumer.join().unwrap();
         assert_eq!(
             got,
-            vec![(0, event(1, 0, 24)), (1, event(1, 1, 24)), (2, event(1, 2, 24))]
+            vec![(0, event(1, 0, 24)), (1, event(1, 1, 16)), (2, event(1, 2, 24))]
         );
     });
 }

@@ -38,13 +38,6 @@ mod imp {
             std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr().add(off), src.len());
         }
 
-        /// SAFETY: the caller owns the 8-byte word at `off` (8-aligned).
-        #[inline(always)]
-        pub unsafe fn write_u32_pair(&self, off: usize, a: u32, b: u32) {
-            let word = (a as u64) | ((b as u64) << 32);
-            (self.ptr().add(off) as *mut u64).write(u64::from_le(word));
-        }
-
         /// SAFETY: the word at `off` was published to this thread.
         #[inline(always)]
         pub unsafe fn read_u32_pair(&self, off: usize) -> (u32, u32) {
@@ -97,12 +90,6 @@ mod imp {
             for (i, b) in src.iter().enumerate() {
                 self.bytes[off + i].with_mut(|p| *p = *b);
             }
-        }
-        pub unsafe fn write_u32_pair(&self, off: usize, a: u32, b: u32) {
-            let mut word = [0u8; 8];
-            word[..4].copy_from_slice(&a.to_le_bytes());
-            word[4..].copy_from_slice(&b.to_le_bytes());
-            self.write(off, &word);
         }
         pub unsafe fn read_u32_pair(&self, off: usize) -> (u32, u32) {
             let mut word = [0u8; 8];

@@ -15,10 +15,17 @@
 //! in microseconds (see `collector::Clock`), which lets the flush rule measure
 //! waiting from enqueue.
 //!
-//! * [`SpscRing`]: one producer, one consumer. word0 is the length; the
-//!   producer publishes with a Release store of `tail`.
-//! * [`MpscRing`]: many producers claim space with a CAS on `tail` and each
-//!   publishes its own record through word0 (the commit word).
+//! Both rings publish a record through its first word, the commit word
+//! (length | COMMITTED | flags), stored with Release after the record's bytes;
+//! the consumer walks from commit word to commit word and stops at a 0.
+//!
+//! * [`SpscRing`]: one producer, one consumer. The producer writes a zero
+//!   word after each record before committing it, so the consumer's walk
+//!   always ends on a word written in this lap; `tail` is private to the
+//!   producer, and the consumer never writes the buffer.
+//! * [`MpscRing`]: many producers claim space with a CAS on `tail`; the
+//!   consumer zeroes what it consumes, since a producer cannot write past
+//!   space another may already have claimed.
 //!
 //! The collector picks one with `ring.type`; [`Ring`] dispatches statically.
 
@@ -225,12 +232,18 @@ mod tests {
 
     fn fills_then_refuses(kind: RingKind) {
         let ring = Ring::new(kind, 256);
-        let ev = [7u8; 24]; // 32-byte records: 8 fit in 256 bytes
-        for _ in 0..8 {
+        let ev = [7u8; 24]; // 32-byte records: 8 fit in 256 bytes ...
+        // ... but the SPSC ring keeps 8 bytes for the terminator after the last.
+        let fit = if kind == RingKind::Spsc { 7 } else { 8 };
+        for _ in 0..fit {
             unsafe { ring.push(&ev, 0).unwrap() };
         }
         assert_eq!(unsafe { ring.push(&ev, 0) }, Err(Full));
-        assert_eq!(unsafe { ring.push(&[], 0) }, Err(Full));
+        if kind == RingKind::Mpsc {
+            // (The SPSC ring still has 24 bytes: room for an 8-byte record
+            // and its terminator.)
+            assert_eq!(unsafe { ring.push(&[], 0) }, Err(Full));
+        }
         // A refused record leaves the ring as it was.
         let mut seen = 0;
         let n = unsafe {
@@ -244,11 +257,12 @@ mod tests {
         // `take` returning false stops without consuming.
         let n = unsafe { ring.drain(usize::MAX, |_, _| false) };
         assert_eq!(n, 0);
-        assert_eq!(ring.used_bytes(), 5 * 32);
+        assert_eq!(ring.used_bytes(), (fit - 3) * 32);
         for _ in 0..3 {
             unsafe { ring.push(&ev, 0).unwrap() };
         }
-        assert_eq!(unsafe { ring.drain(usize::MAX, |_, _| true) }, 8);
+        assert_eq!(unsafe { ring.push(&ev, 0) }, Err(Full));
+        assert_eq!(unsafe { ring.drain(usize::MAX, |_, _| true) }, fit);
     }
 
     #[test]

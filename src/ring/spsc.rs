@@ -1,33 +1,51 @@
-//! Single-producer single-consumer byte ring (see the module docs of
-//! [`crate::ring`] for the record layout).
+//! Single-producer single-consumer byte ring (see [`crate::ring`] for the
+//! record layout).
 //!
-//! The protocol is rtrb's: `tail` is written only by the producer, `head`
-//! only by the consumer. Each side keeps a cached copy of the other's index
-//! and reloads it only when the cache says the ring is full (producer) or
-//! empty (consumer), so in the steady state a push touches no cache line the
-//! consumer writes.
+//! Records are published through their own commit word, as in the MPSC
+//! ring, rather than through a shared `tail`: the consumer walks from record
+//! to record and stops at a commit word of 0. So the consumer never reads a
+//! cache line the producer writes on every push except the records
+//! themselves, which it has to read anyway.
+//!
+//! A commit word of 0 must mean "nothing here yet". Instead of having the
+//! consumer zero what it consumes (the MPSC ring does, and those writes cost
+//! a cache-line transfer back to the producer on the next lap), the producer
+//! writes a zero word just past each record before committing it: the
+//! terminator. The consumer reaches that position only through the record's
+//! commit word (Acquire), so it sees the terminator or whatever the producer
+//! committed there later, never a stale word from an earlier lap. The price
+//! is that the terminator's 8 bytes stay reserved: a ring never fills to the
+//! last byte.
+//!
+//! `head` is written only by the consumer and `tail` only by the producer.
+//! The producer keeps a cached copy of `head` and reloads it only when the
+//! cache says the ring is full, so in the steady state a push touches no
+//! cache line the consumer writes.
 
 use super::buffer::Buffer;
-use super::{read_tag, tagged_record_size, write_body, Full, TAGGED, WRAP};
+use super::{read_tag, tagged_record_size, write_body, Full, HEADER, TAGGED, WRAP};
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
 
+/// Set in every commit word, so a committed empty event is not 0.
+const COMMITTED: u32 = 1 << 31;
+
 pub struct SpscRing {
     /// Next position the consumer reads. Written by the consumer only.
     head: CachePadded<AtomicUsize>,
-    /// Next position the producer writes. Written by the producer only.
+    /// Next position the producer writes. Written by the producer only; the
+    /// consumer never needs it (records carry their own commit words), it is
+    /// atomic only so `used_bytes` can read it from any thread.
     tail: CachePadded<AtomicUsize>,
     /// Producer-private: last `head` it loaded.
     cached_head: CachePadded<Cell<usize>>,
-    /// Consumer-private: last `tail` it loaded.
-    cached_tail: CachePadded<Cell<usize>>,
     mask: usize,
     buf: Buffer,
 }
 
-// SAFETY: the Cells are each touched by one side only (producer or consumer),
-// which the `unsafe` push/drain contracts guarantee.
+// SAFETY: the Cell is touched by the producer only, which the `unsafe` push
+// contract guarantees; the buffer is shared under the protocol above.
 unsafe impl Send for SpscRing {}
 unsafe impl Sync for SpscRing {}
 
@@ -39,8 +57,8 @@ impl SpscRing {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
             cached_head: CachePadded::new(Cell::new(0)),
-            cached_tail: CachePadded::new(Cell::new(0)),
             mask: capacity - 1,
+            // All zero: the word at position 0 is the first terminator.
             buf: Buffer::zeroed(capacity),
         }
     }
@@ -74,29 +92,37 @@ impl SpscRing {
         let tail = self.tail.load(Ordering::Relaxed);
         let off = tail & self.mask;
         let to_end = self.capacity() - off;
-        // A record that does not fit before the end costs the skipped bytes too.
+        // A record that does not fit before the end costs the skipped bytes
+        // too; the terminator after it needs one more header's worth.
         let total = if need <= to_end { need } else { to_end + need };
-        if tail + total - self.cached_head.get() > self.capacity() {
+        let end = tail + total + HEADER;
+        if end - self.cached_head.get() > self.capacity() {
             // Acquire: pairs with the consumer's Release store of `head`, so
             // its reads of the space we are about to reuse are finished.
             let head = self.head.load(Ordering::Acquire);
             self.cached_head.set(head);
-            if tail + total - head > self.capacity() {
+            if end - head > self.capacity() {
                 return Err(Full);
             }
         }
-        let start = if need <= to_end {
-            off
-        } else {
-            self.buf.write_u32_pair(off, WRAP, 0);
-            0
-        };
-        let word0 = event.len() as u32 | if tag.is_some() { TAGGED } else { 0 };
-        self.buf.write_u32_pair(start, word0, stamp);
+        let start = if need <= to_end { off } else { 0 };
+        // The terminator: free space we own (checked above). Relaxed: the
+        // Release commit below publishes it before the consumer can get here.
+        self.buf.commit_word((start + need) & self.mask).store(0, Ordering::Relaxed);
+        // Only the stamp half of the header: the commit word is atomic.
+        self.buf.write(start + 4, &stamp.to_le_bytes());
         write_body(&self.buf, start, tag, event);
-        // Release: publishes the header and bytes written above to the
-        // consumer's Acquire load of `tail`.
-        self.tail.store(tail + total, Ordering::Release);
+        let flags = if tag.is_some() { COMMITTED | TAGGED } else { COMMITTED };
+        // Release: publishes the terminator, the stamp and the bytes above.
+        self.buf.commit_word(start).store(event.len() as u32 | flags, Ordering::Release);
+        if start != off {
+            // The word at `off` was the previous terminator; turning it into
+            // a wrap marker only after the record at 0 is committed means the
+            // consumer, following it, finds a committed record there.
+            self.buf.commit_word(off).store(WRAP, Ordering::Release);
+        }
+        // Relaxed: read only for `used_bytes`, never to find records.
+        self.tail.store(tail + total, Ordering::Relaxed);
         Ok(())
     }
 
@@ -117,26 +143,22 @@ impl SpscRing {
         // Relaxed: only this thread writes `head`.
         let start_head = self.head.load(Ordering::Relaxed);
         let mut head = start_head;
-        let mut tail = self.cached_tail.get();
         let mut taken = 0;
         while taken < max {
-            if head == tail {
-                // Acquire: pairs with the producer's Release store of `tail`,
-                // making the records before it visible.
-                tail = self.tail.load(Ordering::Acquire);
-                self.cached_tail.set(tail);
-                if head == tail {
-                    break;
-                }
-            }
             let off = head & self.mask;
-            let (word0, stamp) = self.buf.read_u32_pair(off);
-            if word0 == WRAP {
+            // Acquire: pairs with the producer's Release store of the commit
+            // word, making the record (and the terminator after it) visible.
+            let word = self.buf.commit_word(off).load(Ordering::Acquire);
+            if word == 0 {
+                break; // the terminator: nothing committed past here yet
+            }
+            if word == WRAP {
                 head += self.capacity() - off;
                 continue;
             }
-            let len = (word0 & !TAGGED) as usize;
-            let tagged = word0 & TAGGED != 0;
+            let len = (word & !(COMMITTED | TAGGED)) as usize;
+            let tagged = word & TAGGED != 0;
+            let (_, stamp) = self.buf.read_u32_pair(off);
             let (tag, body) = read_tag(&self.buf, off, tagged);
             if !self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) {
                 break;
