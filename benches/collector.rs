@@ -9,11 +9,14 @@
 //!   `level=L7_HIGH` forced so the time rule (T = 1 s) never
 //!   fires during a run; frames close on `batch.max.bytes`. `ring.type` is
 //!   spsc (default) or mpsc.
-//! * `mutex/<T>p`: a reference collector, the simplest correct one: one
+//! * `mutex/<T>p`: the reference, the simplest correct collector: one
 //!   `std::sync::Mutex` around a growing `Vec<u8>` of length-prefixed events.
 //!   Producers lock, append, unlock. A flush thread applies the same rule as
-//!   L7 (N events, frame bytes, or oldest waited T), swaps the buffer out
-//!   under the lock and hands it to a null sink that only counts.
+//!   L7 (N events, frame bytes, or oldest waited T), takes the buffer under
+//!   the lock (`mem::take`: the next one grows from empty) and hands it to a
+//!   null sink that only counts.
+//! * `mutex_reuse/<T>p`: the same, but the flush swaps in a spare buffer that
+//!   keeps its capacity, so producers never wait on an allocation.
 //!
 //! `T` producer threads submit `EVENTS / T` events each, retrying on
 //! MB_ERR_FULL (spin, then yield). The collector is created once per
@@ -29,7 +32,9 @@
 //! the flush between stretches is not.
 //!
 //! Run: `cargo bench --bench collector` (criterion flags after `--` override
-//! the defaults set in `config()`).
+//! the defaults set in `config()`), or `MB_SIDE_BY_SIDE=<rounds> cargo bench
+//! --bench collector` for the interleaved comparison (see `side_by_side`),
+//! which is what README quotes.
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};

@@ -23,7 +23,9 @@
 //! a checksum. Criterion reports elements (events) per second.
 //!
 //! Run: `cargo bench --bench rings` (append `-- <filter>` or criterion flags
-//! such as `--measurement-time 3` to override the defaults set below).
+//! such as `--measurement-time 3` to override the defaults set below), or
+//! `MB_SIDE_BY_SIDE=<rounds> cargo bench --bench rings` for the interleaved
+//! comparison README quotes (`MB_ONLY=a,b` keeps only the named contenders).
 
 use criterion::{criterion_group, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
