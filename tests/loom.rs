@@ -49,7 +49,10 @@ fn ring_geometry_assumed_by_the_models() {
         assert_eq!(ring_capacity(CAP), CAP, "64 is the smallest ring");
         assert_eq!(SpscRing::with_capacity(CAP).capacity(), CAP);
         assert_eq!(MpscRing::with_capacity(CAP).capacity(), CAP);
-        assert_eq!(max_event_for_capacity(CAP), 24);
+        // Records of up to CAP / 2 = 32 bytes (24-byte events) always fit
+        // once the ring is empty; the advertised maximum leaves room for a tag.
+        assert_eq!(record_size(24), CAP / 2);
+        assert_eq!(max_event_for_capacity(CAP), 20);
     });
 }
 
@@ -131,7 +134,7 @@ fn spsc_drains_one_record_at_a_time() {
     run_spsc(&[20, 12, 10], 1, 3);
 }
 
-/// The largest event the ring takes (24 bytes, 32-byte records), twice:
+/// The largest record the ring takes (24-byte events, 32-byte records), twice:
 /// the second needs all the space the first used.
 #[test]
 fn spsc_largest_events_back_to_back() {

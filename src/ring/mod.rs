@@ -97,10 +97,11 @@ pub fn ring_capacity(requested: usize) -> usize {
     requested.max(64).next_power_of_two()
 }
 
-/// The largest event a ring of `capacity` bytes can always take once empty:
-/// the record plus a worst-case wrap marker must fit.
+/// The largest event a ring of `capacity` bytes can always take once empty,
+/// tagged or not: the record (at most `capacity / 2`) plus the worst-case
+/// space skipped at the wrap must fit.
 pub const fn max_event_for_capacity(capacity: usize) -> usize {
-    capacity / 2 - HEADER
+    capacity / 2 - HEADER - TAG
 }
 
 /// Which ring the collector's partitions use.
@@ -300,6 +301,9 @@ mod tests {
                 unsafe { ring.drain(usize::MAX, |_, _| true) };
                 unsafe { ring.push(&big, 1).unwrap() };
                 assert_eq!(unsafe { ring.drain(usize::MAX, |_, b| b == &big[..]) }, 1);
+                // Tracked events carry a 4-byte tag: the largest must fit too.
+                unsafe { ring.push_tagged(&big, 2, Some(9)).unwrap() };
+                assert_eq!(unsafe { ring.drain_tagged(usize::MAX, |_, t, b| t == Some(9) && b == &big[..]) }, 1);
             }
         }
     }
