@@ -513,81 +513,41 @@ criterion_group! {
 // ---------------------------------------------------------------------------
 // Side by side: every contender in turn, round after round
 
-/// Runs `rounds` interleaved rounds per producer count: each round times one
-/// transfer of EVENTS through every contender, starting with a different
-/// contender each round, so a noisy stretch of the shared host hits them all
-/// alike. Prints each contender's median and the median over rounds of each
-/// microbatch/reference ratio.
-fn side_by_side(rounds: usize) {
+#[path = "support/side_by_side.rs"]
+mod side_by_side;
+
+/// The interleaved comparison (see `support/side_by_side.rs`), once per
+/// producer count (`MB_PRODUCERS=1,4` picks them).
+fn compare_side_by_side(rounds: usize) {
     let producer_counts: Vec<usize> = match std::env::var("MB_PRODUCERS") {
         Ok(list) => list.split(',').map(|p| p.trim().parse().expect("MB_PRODUCERS: comma-separated counts")).collect(),
         Err(_) => PRODUCERS.to_vec(),
     };
     for producers in producer_counts {
-        let contenders: Vec<Box<dyn Contender>> = CONTENDERS.iter().map(|make| make()).collect();
-        let mut rates = vec![Vec::with_capacity(rounds); contenders.len()];
-        // One untimed round each: page in the rings, start the threads.
-        for c in &contenders {
-            run_rounds(1, producers, |n| c.submit_n(n), || c.flush());
-        }
-        for round in 0..rounds {
-            for k in 0..contenders.len() {
-                let i = (round + k) % contenders.len();
-                let c = &contenders[i];
-                let took = run_rounds(1, producers, |n| c.submit_n(n), || c.flush());
-                rates[i].push(EVENTS as f64 / took.as_secs_f64() / 1e6);
-            }
-        }
-        println!("collector_100B, {producers} producer(s), {rounds} interleaved rounds of {EVENTS} events (M events/s):");
-        for (c, r) in contenders.iter().zip(&rates) {
-            println!("  {:<12} median {:>7.1}   min {:>7.1}   max {:>7.1}", c.name(), median(r), min(r), max(r));
-        }
-        let mb = contenders.iter().take_while(|c| c.name().starts_with("mb_")).count();
-        for i in 0..mb {
-            for j in mb..contenders.len() {
-                let ratios: Vec<f64> = rates[i].iter().zip(&rates[j]).map(|(a, b)| a / b).collect();
-                println!(
-                    "  {} / {}: median ratio {:.2}x (range {:.2}-{:.2})",
-                    contenders[i].name(),
-                    contenders[j].name(),
-                    median(&ratios),
-                    min(&ratios),
-                    max(&ratios)
-                );
-            }
-        }
+        let contenders: Vec<Box<dyn Contender>> =
+            CONTENDERS.iter().map(|make| make()).filter(|c| side_by_side::selected(c.name())).collect();
+        let rates = side_by_side::interleave(contenders.len(), rounds, |i| {
+            let c = &contenders[i];
+            let took = run_rounds(1, producers, |n| c.submit_n(n), || c.flush());
+            EVENTS as f64 / took.as_secs_f64() / 1e6
+        });
+        let names: Vec<&str> = contenders.iter().map(|c| c.name()).collect();
+        side_by_side::report(
+            &format!("collector_100B, {producers} producer(s), {rounds} interleaved rounds of {EVENTS} events"),
+            &names,
+            &rates,
+        );
         for c in &contenders {
             c.check(producers);
         }
     }
 }
 
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn min(xs: &[f64]) -> f64 {
-    xs.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(xs: &[f64]) -> f64 {
-    xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-}
-
 /// `MB_SIDE_BY_SIDE=<rounds> cargo bench --bench collector` runs the
-/// interleaved comparison instead of the criterion groups (`MB_PRODUCERS=1,4`
-/// picks the producer counts).
+/// interleaved comparison instead of the criterion groups.
 fn main() {
-    if let Ok(rounds) = std::env::var("MB_SIDE_BY_SIDE") {
-        let rounds = rounds.parse().expect("MB_SIDE_BY_SIDE must be a number of rounds");
-        side_by_side(rounds);
+    if let Some(rounds) = side_by_side::rounds_from_env() {
+        compare_side_by_side(rounds);
         return;
     }
     benches();

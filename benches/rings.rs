@@ -402,75 +402,29 @@ criterion_group! {
     targets = rings
 }
 
-/// Runs `rounds` interleaved rounds per event size: each round times one
-/// transfer through every contender, starting with a different one each
-/// round, so a noisy stretch of the shared host hits them all alike. Prints
-/// each contender's median and the median over rounds of each
-/// microbatch/reference ratio.
-fn side_by_side<const SIZE: usize>(rounds: usize) {
+#[path = "support/side_by_side.rs"]
+mod side_by_side;
+
+/// The interleaved comparison (see `support/side_by_side.rs`) for one size.
+fn compare_side_by_side<const SIZE: usize>(rounds: usize) {
     let per_iter = events_per_iter(SIZE);
-    let mut contenders = contenders::<SIZE>();
-    if let Ok(only) = std::env::var("MB_ONLY") {
-        contenders.retain(|c| only.split(',').any(|o| o == c.name()));
-    }
-    let mut rates = vec![Vec::with_capacity(rounds); contenders.len()];
-    for c in contenders.iter_mut() {
-        c.run(per_iter); // untimed: page in the buffers
-    }
-    for round in 0..rounds {
-        for k in 0..contenders.len() {
-            let i = (round + k) % contenders.len();
-            let took = contenders[i].run(per_iter);
-            rates[i].push(per_iter as f64 / took.as_secs_f64() / 1e6);
-        }
-    }
-    println!("ring_{SIZE}B, {rounds} interleaved rounds of {per_iter} events (M events/s):");
-    for (c, r) in contenders.iter().zip(&rates) {
-        println!("  {:<22} median {:>7.1}   min {:>7.1}   max {:>7.1}", c.name(), median(r), min(r), max(r));
-    }
-    let mb = contenders.iter().take_while(|c| c.name().starts_with("mb_")).count();
-    for i in 0..mb {
-        for j in mb..contenders.len() {
-            let ratios: Vec<f64> = rates[i].iter().zip(&rates[j]).map(|(a, b)| a / b).collect();
-            println!(
-                "  {} / {}: median ratio {:.2}x (range {:.2}-{:.2})",
-                contenders[i].name(),
-                contenders[j].name(),
-                median(&ratios),
-                min(&ratios),
-                max(&ratios)
-            );
-        }
-    }
-}
-
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn min(xs: &[f64]) -> f64 {
-    xs.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(xs: &[f64]) -> f64 {
-    xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    let mut contenders: Vec<Box<dyn Contender>> =
+        contenders::<SIZE>().into_iter().filter(|c| side_by_side::selected(c.name())).collect();
+    let rates = side_by_side::interleave(contenders.len(), rounds, |i| {
+        let took = contenders[i].run(per_iter);
+        per_iter as f64 / took.as_secs_f64() / 1e6
+    });
+    let names: Vec<&str> = contenders.iter().map(|c| c.name()).collect();
+    side_by_side::report(&format!("ring_{SIZE}B, {rounds} interleaved rounds of {per_iter} events"), &names, &rates);
 }
 
 /// `MB_SIDE_BY_SIDE=<rounds> cargo bench --bench rings` runs the interleaved
 /// comparison instead of the criterion groups.
 fn main() {
-    if let Ok(rounds) = std::env::var("MB_SIDE_BY_SIDE") {
-        let rounds = rounds.parse().expect("MB_SIDE_BY_SIDE must be a number of rounds");
-        side_by_side::<8>(rounds);
-        side_by_side::<100>(rounds);
-        side_by_side::<1000>(rounds);
+    if let Some(rounds) = side_by_side::rounds_from_env() {
+        compare_side_by_side::<8>(rounds);
+        compare_side_by_side::<100>(rounds);
+        compare_side_by_side::<1000>(rounds);
         return;
     }
     benches();
