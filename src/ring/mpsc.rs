@@ -121,6 +121,8 @@ impl MpscRing {
     pub unsafe fn drain_tagged(&self, max: usize, mut take: impl FnMut(u32, Option<u32>, &[u8]) -> bool) -> usize {
         let start_head = self.head.load(Ordering::Relaxed);
         let mut head = start_head;
+        let mut published = start_head;
+        let every = super::publish_every(self.capacity());
         let mut taken = 0;
         while taken < max {
             let off = head & self.mask;
@@ -148,8 +150,14 @@ impl MpscRing {
             self.buf.zero(off + 4, size - 4);
             head += size;
             taken += 1;
+            if head - published >= every {
+                // Hand space back during a long drain (see SpscRing::drain).
+                // Release: as below.
+                self.head.store(head, Ordering::Release);
+                published = head;
+            }
         }
-        if head != start_head {
+        if head != published {
             // Release: our reads and zeroing happen-before a producer's claim
             // of this space (its Acquire load of `head`).
             self.head.store(head, Ordering::Release);

@@ -127,7 +127,8 @@ impl SpscRing {
     }
 
     /// Consumes up to `max` records in order while `take` returns true.
-    /// Space is returned to the producer once, at the end.
+    /// Space is returned to the producer every [`super::publish_every`]
+    /// bytes and at the end.
     ///
     /// # Safety
     /// Only one thread may call `drain` at a time.
@@ -143,6 +144,8 @@ impl SpscRing {
         // Relaxed: only this thread writes `head`.
         let start_head = self.head.load(Ordering::Relaxed);
         let mut head = start_head;
+        let mut published = start_head;
+        let every = super::publish_every(self.capacity());
         let mut taken = 0;
         while taken < max {
             let off = head & self.mask;
@@ -165,8 +168,15 @@ impl SpscRing {
             }
             head += tagged_record_size(len, tagged);
             taken += 1;
+            if head - published >= every {
+                // Hand space back during a long drain, so a producer waiting
+                // on a full ring resumes now instead of after the whole drain.
+                // Release: as below.
+                self.head.store(head, Ordering::Release);
+                published = head;
+            }
         }
-        if head != start_head {
+        if head != published {
             // Release: our reads of the drained records happen-before the
             // producer's reuse of that space (its Acquire load of `head`).
             self.head.store(head, Ordering::Release);
