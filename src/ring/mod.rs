@@ -42,6 +42,9 @@ pub const HEADER: usize = 8;
 pub(crate) const WRAP: u32 = u32::MAX;
 /// Largest event a ring accepts: word0's top bits are flags.
 pub const MAX_EVENT_BYTES: usize = 1 << 29;
+/// Commit-word flag set on every committed record, so that a committed empty
+/// event is never 0 ("nothing here yet").
+pub(crate) const COMMITTED: u32 = 1 << 31;
 /// word0 flag: the event bytes are preceded by a 4-byte tag (a tracking slot).
 pub(crate) const TAGGED: u32 = 1 << 30;
 /// Bytes of a tag.

@@ -10,12 +10,10 @@
 //! next lap too.
 
 use super::buffer::Buffer;
-use super::{read_tag, tagged_record_size, write_body, Full, TAGGED, WRAP};
+use super::{read_tag, tagged_record_size, write_body, Full, COMMITTED, TAGGED, WRAP};
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
-
-const COMMITTED: u32 = 1 << 31;
 
 pub struct MpscRing {
     /// Next position the consumer reads. Written by the consumer only.

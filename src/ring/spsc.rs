@@ -23,13 +23,10 @@
 //! cache line the consumer writes.
 
 use super::buffer::Buffer;
-use super::{read_tag, tagged_record_size, write_body, Full, HEADER, TAGGED, WRAP};
+use super::{read_tag, tagged_record_size, write_body, Full, COMMITTED, HEADER, TAGGED, WRAP};
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::Cell;
-
-/// Set in every commit word, so a committed empty event is not 0.
-const COMMITTED: u32 = 1 << 31;
 
 pub struct SpscRing {
     /// Next position the consumer reads. Written by the consumer only.
