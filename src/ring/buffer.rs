@@ -8,7 +8,7 @@
 #[cfg(not(loom))]
 mod imp {
     use std::cell::UnsafeCell;
-    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicU32, AtomicU64};
 
     pub struct Buffer {
         // u64 words give the 8-byte alignment record headers rely on.
@@ -66,17 +66,29 @@ mod imp {
             // word only atomically while it can be a header.
             unsafe { &*(self.ptr().add(off) as *const AtomicU32) }
         }
+
+        /// The SPSC ring's record header at `off` (8-aligned) as one atomic
+        /// word: commit word in the low half, stamp in the high half. It
+        /// overlays the record's first 8 bytes.
+        #[inline(always)]
+        pub fn header_word(&self, off: usize) -> &AtomicU64 {
+            // SAFETY: in bounds, 8-aligned (the allocation is of u64 words);
+            // the SPSC protocol accesses this word only atomically while it
+            // can be a header.
+            unsafe { &*(self.ptr().add(off) as *const AtomicU64) }
+        }
     }
 }
 
 #[cfg(loom)]
 mod imp {
     use loom::cell::UnsafeCell;
-    use loom::sync::atomic::AtomicU32;
+    use loom::sync::atomic::{AtomicU32, AtomicU64};
 
     pub struct Buffer {
         bytes: Box<[UnsafeCell<u8>]>,
         commits: Box<[AtomicU32]>,
+        headers: Box<[AtomicU64]>,
     }
 
     impl Buffer {
@@ -84,6 +96,7 @@ mod imp {
             Buffer {
                 bytes: (0..len).map(|_| UnsafeCell::new(0)).collect(),
                 commits: (0..len / 8).map(|_| AtomicU32::new(0)).collect(),
+                headers: (0..len / 8).map(|_| AtomicU64::new(0)).collect(),
             }
         }
         pub unsafe fn write(&self, off: usize, src: &[u8]) {
@@ -112,6 +125,9 @@ mod imp {
         }
         pub fn commit_word(&self, off: usize) -> &AtomicU32 {
             &self.commits[off / 8]
+        }
+        pub fn header_word(&self, off: usize) -> &AtomicU64 {
+            &self.headers[off / 8]
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Records are published through their own commit word, as in the MPSC
 //! ring, rather than through a shared `tail`: the consumer walks from record
-//! to record and stops at a commit word of 0. So the consumer never reads a
+//! to record and stops at a commit word of 0. Here the commit word and the
+//! stamp form one 8-byte header written with a single Release store. So the consumer never reads a
 //! cache line the producer writes on every push except the records
 //! themselves, which it has to read anyway.
 //!
@@ -105,18 +106,18 @@ impl SpscRing {
         let start = if need <= to_end { off } else { 0 };
         // The terminator: free space we own (checked above). Relaxed: the
         // Release commit below publishes it before the consumer can get here.
-        self.buf.commit_word((start + need) & self.mask).store(0, Ordering::Relaxed);
-        // Only the stamp half of the header: the commit word is atomic.
-        self.buf.write(start + 4, &stamp.to_le_bytes());
+        self.buf.header_word((start + need) & self.mask).store(0, Ordering::Relaxed);
         write_body(&self.buf, start, tag, event);
         let flags = if tag.is_some() { COMMITTED | TAGGED } else { COMMITTED };
-        // Release: publishes the terminator, the stamp and the bytes above.
-        self.buf.commit_word(start).store(event.len() as u32 | flags, Ordering::Release);
+        // Commit word and stamp in one store. Release: publishes the
+        // terminator and the bytes above.
+        let header = (stamp as u64) << 32 | (event.len() as u32 | flags) as u64;
+        self.buf.header_word(start).store(header, Ordering::Release);
         if start != off {
             // The word at `off` was the previous terminator; turning it into
             // a wrap marker only after the record at 0 is committed means the
             // consumer, following it, finds a committed record there.
-            self.buf.commit_word(off).store(WRAP, Ordering::Release);
+            self.buf.header_word(off).store(WRAP as u64, Ordering::Release);
         }
         // Relaxed: read only for `used_bytes`, never to find records.
         self.tail.store(tail + total, Ordering::Relaxed);
@@ -146,19 +147,19 @@ impl SpscRing {
         let mut taken = 0;
         while taken < max {
             let off = head & self.mask;
-            // Acquire: pairs with the producer's Release store of the commit
-            // word, making the record (and the terminator after it) visible.
-            let word = self.buf.commit_word(off).load(Ordering::Acquire);
-            if word == 0 {
+            // Acquire: pairs with the producer's Release store of the header,
+            // making the record (and the terminator after it) visible.
+            let header = self.buf.header_word(off).load(Ordering::Acquire);
+            if header == 0 {
                 break; // the terminator: nothing committed past here yet
             }
+            let (word, stamp) = (header as u32, (header >> 32) as u32);
             if word == WRAP {
                 head += self.capacity() - off;
                 continue;
             }
             let len = (word & !(COMMITTED | TAGGED)) as usize;
             let tagged = word & TAGGED != 0;
-            let (_, stamp) = self.buf.read_u32_pair(off);
             let (tag, body) = read_tag(&self.buf, off, tagged);
             if !self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) {
                 break;
