@@ -311,7 +311,7 @@ impl Gates {
             if let Some(slot) = tag {
                 core.accounting.tracker.release(slot);
             }
-            core.wake_flushers();
+            core.wake_napping_flushers();
             let now = Instant::now();
             let deadline = *deadline.get_or_insert(now + core.submit_block);
             if now >= deadline {
@@ -399,12 +399,25 @@ pub(crate) struct Core {
     taken: AtomicU64,
     wake_lock: Mutex<()>,
     wake: Condvar,
+    /// Flush threads inside their nap (between taking `wake_lock` to wait
+    /// and waking up).
+    napping: AtomicUsize,
 }
 
 impl Core {
     fn wake_flushers(&self) {
         let _g = self.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.wake.notify_all();
+    }
+
+    /// A hint from a producer that met a full ring: cuts a flush thread's nap
+    /// short, and costs one load when none is napping (producers retrying a
+    /// full ring would otherwise queue on `wake_lock` with the flush threads).
+    /// A hint missed in a race costs at most the rest of one nap.
+    fn wake_napping_flushers(&self) {
+        if self.napping.load(Ordering::Relaxed) > 0 {
+            self.wake_flushers();
+        }
     }
 
     fn set_level(&self, level: PressureLevel) {
@@ -490,6 +503,7 @@ impl Collector {
             taken: AtomicU64::new(0),
             wake_lock: Mutex::new(()),
             wake: Condvar::new(),
+            napping: AtomicUsize::new(0),
         });
         let meter = RateMeter::new(config.pressure_window, ceiling, config.level);
         core.set_level(meter.level());
@@ -759,7 +773,11 @@ impl FlushThread {
             if self.core.stop.load(Ordering::Acquire) || self.core.flush_epoch.load(Ordering::Acquire) != seen_epoch {
                 continue;
             }
+            // Relaxed: only a hint for wake_napping_flushers; flush() and
+            // close() wake unconditionally under `wake_lock`.
+            self.core.napping.fetch_add(1, Ordering::Relaxed);
             drop(self.core.wake.wait_timeout(guard, nap));
+            self.core.napping.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
