@@ -2,9 +2,11 @@
 //! one consumer thread, for SIZE = 8, 100 and 1000 bytes.
 //!
 //! Compared side by side in one group per size:
-//! * `mb_spsc`: microbatch `SpscRing`, `push` / `drain` (1 MiB ring), through
-//!   the `Ring` dispatch the collector uses.
-//! * `mb_mpsc_1p`: microbatch `MpscRing` with a single producer (1 MiB ring).
+//! * `mb_spsc`: microbatch `SpscRing` (1 MiB ring): the producer appends to
+//!   frames in place (sealed at `drain_chunk(SIZE)` events or 128 KiB), the
+//!   consumer takes whole frames and walks their events.
+//! * `mb_mpsc_1p`: microbatch `MpscRing` with a single producer (1 MiB ring),
+//!   `push` / `drain`.
 //! * `rtrb_push_pop`: `rtrb::RingBuffer<[u8; SIZE]>`, `push` / `pop`.
 //! * `rtrb_bytes`: `rtrb::RingBuffer<u8>` as a byte stream: each event is
 //!   written with `write_chunk_uninit(SIZE)`, the consumer takes everything
@@ -14,8 +16,9 @@
 //! * `crossbeam_array_queue`: `crossbeam_queue::ArrayQueue<[u8; SIZE]>`.
 //!
 //! Capacity is ~1 MiB of event bytes everywhere: the microbatch rings get
-//! 1 MiB of buffer (records carry an 8-byte header and pad to 8), the
-//! slot-based queues get `1 MiB / SIZE` slots.
+//! 1 MiB of buffer (MPSC records carry an 8-byte header and pad to 8; SPSC
+//! events carry a 4-byte length inside their frame), the slot-based queues
+//! get `1 MiB / SIZE` slots.
 //!
 //! Each timed iteration moves `events_per_iter(SIZE)` events; the time covers
 //! the whole transfer (thread start to consumer done). The consumer reads the
@@ -29,7 +32,8 @@
 
 use criterion::{criterion_group, Criterion, Throughput};
 use crossbeam_utils::CachePadded;
-use microbatch::ring::{Ring, RingKind};
+use microbatch::frame;
+use microbatch::ring::{MpscRing, SpscRing};
 use std::hint::{black_box, spin_loop};
 use std::time::{Duration, Instant};
 
@@ -129,8 +133,8 @@ trait Contender: Send {
 /// Every contender for one event size, the microbatch rings first.
 fn contenders<const SIZE: usize>() -> Vec<Box<dyn Contender>> {
     vec![
-        Box::new(MbRing::<SIZE>::new("mb_spsc", RingKind::Spsc)),
-        Box::new(MbRing::<SIZE>::new("mb_mpsc_1p", RingKind::Mpsc)),
+        Box::new(MbSpsc::<SIZE>::new()),
+        Box::new(MbMpsc::<SIZE>::new()),
         Box::new(RtrbPushPop::<SIZE>::new()),
         Box::new(RtrbBytes::<SIZE>::new()),
         Box::new(ArrayQueue::<SIZE>::new()),
@@ -147,22 +151,83 @@ fn bench_size<const SIZE: usize>(c: &mut Criterion) {
     group.finish();
 }
 
-/// A microbatch ring of either kind, through the `Ring` dispatch the
-/// collector uses; one producer thread, one consumer thread.
-struct MbRing<const SIZE: usize> {
-    name: &'static str,
-    ring: Ring,
+/// The microbatch SPSC ring: the producer appends events to frames in place
+/// (sealed at `frame_events(SIZE)` events or an eighth of the ring), the
+/// consumer takes whole frames and walks each frame's events, reading the
+/// first and last byte of every event like the other consumers.
+struct MbSpsc<const SIZE: usize> {
+    ring: SpscRing,
 }
 
-impl<const SIZE: usize> MbRing<SIZE> {
-    fn new(name: &'static str, kind: RingKind) -> Self {
-        MbRing { name, ring: Ring::new(kind, RING_BYTES) }
+impl<const SIZE: usize> MbSpsc<SIZE> {
+    fn new() -> Self {
+        MbSpsc { ring: SpscRing::new(RING_BYTES, RING_BYTES / 8) }
     }
 }
 
-impl<const SIZE: usize> Contender for MbRing<SIZE> {
+impl<const SIZE: usize> Contender for MbSpsc<SIZE> {
     fn name(&self) -> &'static str {
-        self.name
+        "mb_spsc"
+    }
+
+    fn run(&mut self, n: u64) -> Duration {
+        let ring = &self.ring;
+        let max_events = drain_chunk(SIZE) as u64;
+        transfer(
+            n,
+            move |n| {
+                let mut w = Wait::default();
+                let mut ev = template::<SIZE>();
+                for i in 0..n {
+                    stamp_event(&mut ev, i);
+                    // SAFETY: this thread is the only producer side.
+                    while unsafe { ring.push_tagged(&ev, None, max_events, || 0) }.is_err() {
+                        w.wait();
+                    }
+                    w.reset();
+                }
+                // SAFETY: as above.
+                unsafe { ring.seal() };
+            },
+            move |n| {
+                let mut w = Wait::default();
+                let (mut got, mut sum) = (0u64, 0u64);
+                while got < n {
+                    // SAFETY: this thread is the only consumer.
+                    let k = unsafe {
+                        ring.drain_frames(usize::MAX, |f| {
+                            for event in frame::events(f.frame).unwrap() {
+                                sum += check(black_box(event.unwrap()));
+                            }
+                            got += f.events as u64;
+                        })
+                    };
+                    if k == 0 {
+                        w.wait();
+                    } else {
+                        w.reset();
+                    }
+                }
+                sum
+            },
+        )
+    }
+}
+
+/// The microbatch MPSC ring with a single producer (1 MiB ring).
+struct MbMpsc<const SIZE: usize> {
+    ring: MpscRing,
+}
+
+impl<const SIZE: usize> MbMpsc<SIZE> {
+    fn new() -> Self {
+        MbMpsc { ring: MpscRing::with_capacity(RING_BYTES) }
+    }
+}
+
+impl<const SIZE: usize> Contender for MbMpsc<SIZE> {
+    fn name(&self) -> &'static str {
+        "mb_mpsc_1p"
     }
 
     fn run(&mut self, n: u64) -> Duration {
@@ -175,8 +240,7 @@ impl<const SIZE: usize> Contender for MbRing<SIZE> {
                 let mut ev = template::<SIZE>();
                 for i in 0..n {
                     stamp_event(&mut ev, i);
-                    // SAFETY: this thread is the only producer.
-                    while unsafe { ring.push(&ev, 0) }.is_err() {
+                    while ring.push(&ev, 0).is_err() {
                         w.wait();
                     }
                     w.reset();

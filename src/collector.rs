@@ -2,24 +2,32 @@
 //! flush rule between them.
 //!
 //! ```text
-//! submit ──► gate[p] ──► ring[p] ──► flush thread (p % flush.threads)
-//!                                      │ frame += event
-//!                                      │ flush when count >= N or oldest waited >= T
-//!                                      ▼
-//!                                    sink ──► Completion ──► Accounting
+//! SPSC (default):
+//! submit ──► gate[p] ──► ring[p]: event appended to the open frame in place;
+//!                        sealed at N events or batch.max.bytes
+//!                          │
+//!            flush thread (p % flush.threads): seals the open frame (under
+//!            gate[p]) once its oldest event waited T, hands sealed frames
+//!                          ▼  to the sink where they lie
+//!                        sink ──► Completion ──► Accounting
+//!
+//! MPSC:
+//! submit ──► gate[p] ──► ring[p] ──► flush thread: frame += event (a copy);
+//!                                    flush when count >= N or oldest waited >= T
 //! ```
 //!
 //! A thread always submits to the same partition (its "home"), so events from
 //! one thread stay in order. Each partition has a [`Gate`]: with SPSC rings
-//! it is a tiny lock that lets threads sharing a partition take turns; with
-//! MPSC rings it only counts producers inside. Either way the gate is also
-//! what makes closing safe against concurrent submits (see [`Gates::close`]).
+//! it is a tiny lock that lets threads sharing a partition take turns, and
+//! that a flush thread takes to seal a frame; with MPSC rings it only counts
+//! producers inside. Either way the gate is also what makes closing safe
+//! against concurrent submits (see [`Gates::close`]).
 
 use crate::config::{Config, SinkChoice};
 use crate::error::{Code, Error, Result};
 use crate::frame::{encoded_len, FrameEncoder};
 use crate::pressure::{BatchParams, PressureLevel, RateMeter};
-use crate::ring::{Ring, RingKind};
+use crate::ring::{Ring, RingKind, SealedFrame, SpscRing};
 #[cfg(feature = "kafka")]
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
 use crate::sink::{CallbackSink, Completion, NullSink, Sink};
@@ -125,6 +133,15 @@ impl Gates {
         })
     }
 
+    /// Partition `p`'s gate; `p` comes from `home()`, so is in range.
+    #[inline(always)]
+    fn gate(&self, p: usize) -> &Gate {
+        debug_assert!(p < self.gates.len());
+        // SAFETY: home() returns a partition number modulo the gate count,
+        // and every other caller iterates over 0..partitions.
+        unsafe { self.gates.get_unchecked(p) }
+    }
+
     /// Enters partition `p`'s gate. Returns false (gate not held) if closed.
     #[inline(always)]
     fn enter(&self, p: usize) -> bool {
@@ -135,7 +152,7 @@ impl Gates {
         if self.closed.load(Ordering::Relaxed) {
             return false;
         }
-        let gate = &self.gates[p].state;
+        let gate = &self.gate(p).state;
         match self.kind {
             RingKind::Spsc => {
                 // SeqCst RMW then SeqCst load of `closed`: with close()'s
@@ -167,11 +184,37 @@ impl Gates {
         // Release: everything done inside the gate happens-before the next
         // holder's entry and before close() sees the gate free.
         match self.kind {
-            RingKind::Spsc => self.gates[p].state.store(0, Ordering::Release),
+            RingKind::Spsc => self.gate(p).state.store(0, Ordering::Release),
             RingKind::Mpsc => {
-                self.gates[p].state.fetch_sub(1, Ordering::Release);
+                self.gate(p).state.fetch_sub(1, Ordering::Release);
             }
         }
+    }
+
+    /// Runs `f` holding SPSC partition `p`'s gate, open or closed: how a
+    /// flush thread gets on a ring's producer side to seal its open frame.
+    /// close() waits for it like for a submit.
+    fn with_gate_held<R>(&self, p: usize, f: impl FnOnce() -> R) -> R {
+        debug_assert_eq!(self.kind, RingKind::Spsc);
+        let gate = &self.gates[p].state;
+        let backoff = Backoff::new();
+        // Acquire: the holder before us released its ring writes.
+        while gate.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            backoff.snooze();
+            if backoff.is_completed() {
+                std::thread::yield_now();
+            }
+        }
+        /// Releases the gate also when `f` unwinds.
+        struct Release<'a>(&'a AtomicU32);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                // Release: the seal's writes happen-before the next holder.
+                self.0.store(0, Ordering::Release);
+            }
+        }
+        let _release = Release(gate);
+        f()
     }
 
     pub fn is_closed(&self) -> bool {
@@ -240,20 +283,29 @@ impl Gates {
     /// points without dragging the slow path's state along.
     #[inline(always)]
     unsafe fn submit_inner(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
-        if !tracked {
-            let p = self.home();
-            if let Some(_inside) = Entered::new(self, p) {
-                // SAFETY: as in submit_slow: the gate is held and open.
-                let core = &*core;
-                if event.len() <= core.event_max_bytes
-                    && core.rings[p].push_tagged(event, core.clock.now_us(), None).is_ok()
-                {
-                    self.count_submitted(p);
-                    return Ok(0);
-                }
-            }
+        if !tracked && self.try_submit(core, event) {
+            return Ok(0);
         }
         self.submit_slow(core, event, tracked)
+    }
+
+    /// One untracked attempt: true if the event is in the ring and counted.
+    #[inline(always)]
+    unsafe fn try_submit(&self, core: *const Core, event: &[u8]) -> bool {
+        let p = self.home();
+        let Some(_inside) = Entered::new(self, p) else { return false };
+        // SAFETY: as in submit_slow: the gate is held and open.
+        let core = &*core;
+        if event.len() > core.event_max_bytes {
+            return false;
+        }
+        // SAFETY: `p` < partitions, the ring count.
+        let ring = core.rings.get_unchecked(p);
+        if ring.push_tagged(event, None, core.max_events.load(Ordering::Relaxed), || core.clock.now_us()).is_err() {
+            return false;
+        }
+        self.count_submitted(p);
+        true
     }
 
     /// Counts an event accepted into partition `p`'s ring; called with its
@@ -264,7 +316,7 @@ impl Gates {
         // never waits for an event that a full ring refused. A status read
         // may see it delivered a moment before it is counted here; pending
         // saturates at 0 meanwhile.
-        let gate = &self.gates[p];
+        let gate = self.gate(p);
         match self.kind {
             // Only the gate holder writes an SPSC partition's counter.
             RingKind::Spsc => gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Release),
@@ -304,7 +356,7 @@ impl Gates {
             } else {
                 (None, 0)
             };
-            if core.rings[p].push_tagged(event, core.clock.now_us(), tag).is_ok() {
+            if core.rings[p].push_tagged(event, tag, core.max_events.load(Ordering::Relaxed), || core.clock.now_us()).is_ok() {
                 self.count_submitted(p);
                 return Ok(ticket);
             }
@@ -395,13 +447,15 @@ pub(crate) struct Core {
     /// Bumped by flush(): flush threads then send partial frames at once.
     flush_epoch: AtomicU64,
     stop: AtomicBool,
+    // The fields below are written by flush threads on every pass or nap;
+    // padded away from the read-mostly fields above, which submit reads.
     /// Events taken from rings by all flush threads, for the rate meter.
-    taken: AtomicU64,
-    wake_lock: Mutex<()>,
+    taken: CachePadded<AtomicU64>,
+    wake_lock: CachePadded<Mutex<()>>,
     wake: Condvar,
     /// Flush threads inside their nap (between taking `wake_lock` to wait
     /// and waking up).
-    napping: AtomicUsize,
+    napping: CachePadded<AtomicUsize>,
 }
 
 impl Core {
@@ -485,7 +539,9 @@ impl Collector {
             table[level.number() as usize - 1] = level.bootstrap(config.batch_max_events);
         }
         let core = Arc::new(Core {
-            rings: (0..partitions).map(|_| Ring::new(config.ring_kind, config.ring_capacity)).collect(),
+            rings: (0..partitions)
+                .map(|_| Ring::new(config.ring_kind, config.ring_capacity, config.batch_max_bytes))
+                .collect(),
             gates: Arc::new(Gates::new(config.ring_kind, partitions)),
             clock: Clock { start: Instant::now(), now_us: CachePadded::new(AtomicU32::new(0)) },
             accounting: Arc::new(Accounting::new(config.tracking_slots)),
@@ -500,10 +556,10 @@ impl Collector {
             rate_bits: AtomicU64::new(0f64.to_bits()),
             flush_epoch: AtomicU64::new(0),
             stop: AtomicBool::new(false),
-            taken: AtomicU64::new(0),
-            wake_lock: Mutex::new(()),
+            taken: CachePadded::new(AtomicU64::new(0)),
+            wake_lock: CachePadded::new(Mutex::new(())),
             wake: Condvar::new(),
-            napping: AtomicUsize::new(0),
+            napping: CachePadded::new(AtomicUsize::new(0)),
         });
         let meter = RateMeter::new(config.pressure_window, ceiling, config.level);
         core.set_level(meter.level());
@@ -649,8 +705,10 @@ impl Drop for Collector {
 /// Shortest and longest sleep of an idle flush thread.
 const IDLE_MIN: Duration = Duration::from_micros(50);
 const IDLE_MAX: Duration = Duration::from_millis(1);
-/// Records drained per ring before moving to the next (fairness).
+/// Records drained per MPSC ring before moving to the next (fairness).
 const DRAIN_CHUNK: usize = 4096;
+/// Sealed frames taken per SPSC ring per pass (fairness).
+const MAX_FRAMES_PER_PASS: usize = 16;
 
 struct FlushThread {
     core: Arc<Core>,
@@ -668,7 +726,9 @@ struct FlushThread {
 impl FlushThread {
     fn new(core: Arc<Core>, index: usize, nthreads: usize, meter: Option<RateMeter>) -> Self {
         let partitions = (index..core.rings.len()).step_by(nthreads).collect();
-        let frame = FrameEncoder::with_capacity(core.batch_max_bytes);
+        // Only MPSC partitions build frames here; SPSC rings build their own.
+        let builds_frames = core.rings.iter().any(|r| matches!(r, Ring::Mpsc(_)));
+        let frame = FrameEncoder::with_capacity(if builds_frames { core.batch_max_bytes } else { 0 });
         FlushThread { core, index: index as u32, tracked: Vec::new(), partitions, frame, oldest: 0, meter, meter_seen: 0 }
     }
 
@@ -682,6 +742,45 @@ impl FlushThread {
         self.core.accounting.count_batch();
         self.core.sink.send(self.frame.finish(), events, completion);
         self.frame.clear();
+    }
+
+    /// One pass over SPSC partition `p`: seals its open frame when it is due
+    /// (forced, or its oldest event has waited `max_wait_us`), then hands the
+    /// sealed frames to the sink where they lie. Returns the events and event
+    /// bytes taken, and how soon the frame left open falls due.
+    fn take_frames(&mut self, p: usize, ring: &SpscRing, forced: bool, now: u32, max_wait_us: u64) -> (u64, usize, u64) {
+        let waited = |now| ring.open_waited(now).map(|w| w as u64);
+        // A forced pass seals without trusting the hint: under the gate the
+        // open frame is exact, and flush() must see everything counted.
+        if forced || waited(now).is_some_and(|w| w >= max_wait_us) {
+            // SAFETY: the gate excludes submitters, so this thread is the
+            // ring's only producer side while it seals.
+            self.core.gates.with_gate_held(p, || unsafe { ring.seal() });
+        }
+        let (mut events, mut bytes) = (0u64, 0usize);
+        // SAFETY: partition p is drained by this thread only.
+        unsafe {
+            ring.drain_frames(MAX_FRAMES_PER_PASS, |sealed| {
+                events += sealed.events as u64;
+                bytes += sealed.frame.len();
+                self.send_sealed(sealed);
+            })
+        };
+        let due_in = waited(now).map_or(u64::MAX, |w| max_wait_us.saturating_sub(w));
+        (events, bytes, due_in)
+    }
+
+    /// Hands a frame sealed in an SPSC ring to the sink without copying it.
+    fn send_sealed(&self, sealed: SealedFrame<'_>) {
+        let tracker = &self.core.accounting.tracker;
+        let tracked = if sealed.tag_count() == 0 {
+            Vec::new()
+        } else {
+            sealed.tags().inspect(|&(index, slot)| tracker.set_index(slot, index)).collect()
+        };
+        let completion = Completion::new(self.core.accounting.clone(), sealed.events, self.index, tracked);
+        self.core.accounting.count_batch();
+        self.core.sink.send(sealed.frame, sealed.events, completion);
     }
 
     fn run(mut self) {
@@ -702,16 +801,29 @@ impl FlushThread {
             let max_wait_us = self.core.max_wait_us.load(Ordering::Relaxed);
             let mut taken = 0u64;
             let mut taken_bytes = 0usize;
+            // Earliest moment (in microseconds from now) an open SPSC frame
+            // falls due, so the nap below does not oversleep it.
+            let mut open_due_in = u64::MAX;
 
             let core = self.core.clone();
             for i in 0..self.partitions.len() {
-                let ring = &core.rings[self.partitions[i]];
+                let p = self.partitions[i];
+                let ring = match &core.rings[p] {
+                    Ring::Spsc(ring) => {
+                        let (n, bytes, due_in) = self.take_frames(p, ring, forced, now, max_wait_us);
+                        taken += n;
+                        taken_bytes += bytes;
+                        open_due_in = open_due_in.min(due_in);
+                        continue;
+                    }
+                    Ring::Mpsc(ring) => ring,
+                };
                 loop {
                     let mut frame_full = false;
                     let batch_max_bytes = self.core.batch_max_bytes;
                     let (frame, oldest, tracked) = (&mut self.frame, &mut self.oldest, &mut self.tracked);
                     let tracker = &core.accounting.tracker;
-                    // SAFETY: partition i is drained by this thread only.
+                    // SAFETY: partition p is drained by this thread only.
                     let n = unsafe {
                         ring.drain_tagged(DRAIN_CHUNK, |stamp, tag, event| {
                             if frame.count() as u64 >= max_events
@@ -769,6 +881,7 @@ impl FlushThread {
                 let left = max_wait_us.saturating_sub(now.wrapping_sub(self.oldest) as u64);
                 nap = nap.min(Duration::from_micros(left));
             }
+            nap = nap.min(Duration::from_micros(open_due_in));
             let guard = self.core.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
             if self.core.stop.load(Ordering::Acquire) || self.core.flush_epoch.load(Ordering::Acquire) != seen_epoch {
                 continue;

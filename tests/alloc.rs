@@ -206,32 +206,46 @@ fn ffi_submit_mpsc_allocates_nothing() {
 
 #[test]
 fn ring_pushes_allocate_nothing() {
-    // N records of 24 bytes fit in 4 MiB, so no push is refused.
-    let spsc = SpscRing::with_capacity(4 << 20);
+    // N records of 24 bytes fit in 4 MiB, so no push is refused. SPSC frames
+    // of 100 events: the pushes include opening and sealing frames.
+    let spsc = SpscRing::new(4 << 20, 1 << 20);
     let mpsc = MpscRing::with_capacity(4 << 20);
     let mut event = EVENT;
     let (n, ()) = count_allocs(|| {
         for i in 0..N {
             event[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            // SAFETY: this thread is the only producer.
-            unsafe { spsc.push(black_box(&event), i as u32).unwrap() };
+            // SAFETY: this thread is the only producer side.
+            unsafe { spsc.push_tagged(black_box(&event), None, 100, || i as u32).unwrap() };
             mpsc.push(black_box(&event), i as u32).unwrap();
         }
+        // SAFETY: as above.
+        unsafe { spsc.seal() };
     });
     assert_eq!(n, 0, "ring pushes allocated");
     // Everything arrived (checked outside the measured section).
     let seq = |e: &[u8]| u64::from_le_bytes(e[..8].try_into().unwrap());
+    let mut next = 0;
+    unsafe {
+        spsc.drain_frames(usize::MAX, |f| {
+            for e in microbatch::frame::events(f.frame).unwrap() {
+                assert_eq!(seq(e.unwrap()), next);
+                next += 1;
+            }
+        })
+    };
+    assert_eq!(next, N as u64);
     for i in 0..N as u64 {
-        assert_eq!(unsafe { spsc.drain(1, |_, e| seq(e) == i) }, 1);
         assert_eq!(unsafe { mpsc.drain(1, |_, e| seq(e) == i) }, 1);
     }
     // Draining with a non-allocating closure allocates nothing either.
     for i in 0..1000u32 {
-        unsafe { spsc.push(&EVENT, i).unwrap() };
+        unsafe { spsc.push_tagged(&EVENT, None, 100, || i).unwrap() };
         mpsc.push(&EVENT, i).unwrap();
     }
     let (n, taken) = count_allocs(|| unsafe {
-        spsc.drain(usize::MAX, |_, e| black_box(e).len() == 16) + mpsc.drain(usize::MAX, |_, e| black_box(e).len() == 16)
+        let mut events = 0;
+        spsc.drain_frames(usize::MAX, |f| events += black_box(f.events) as usize);
+        events + mpsc.drain(usize::MAX, |_, e| black_box(e).len() == 16)
     });
     assert_eq!((n, taken), (0, 2000));
 }

@@ -10,9 +10,10 @@
 //! byte is a loom `UnsafeCell` (see `src/ring/buffer.rs`), so loom reports any
 //! unsynchronised access to record bytes as well as wrong results.
 //!
-//! The rings are 64 bytes (the smallest `ring_capacity` allows), which makes
-//! records of 16..=32 bytes cross the wrap point and fill the ring after two
-//! or three events. In the SPSC models the only spinning threads call
+//! The MPSC rings are 64 bytes (the smallest `ring_capacity` allows), which
+//! makes records of 16..=32 bytes cross the wrap point and fill the ring
+//! after two or three events; the SPSC rings, which hold whole frames, are
+//! 128 bytes, which two or three small frames fill. In the SPSC models the only spinning threads call
 //! `loom::thread::yield_now()`; the MPSC models, with several threads that
 //! could wait at once, block on a loom Mutex/Condvar hand-off instead
 //! ([`Progress`]), since loom cannot bound two threads yielding to each other.
@@ -20,7 +21,8 @@
 
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
-use microbatch::ring::{max_event_for_capacity, record_size, ring_capacity, Full, MpscRing, SpscRing};
+use microbatch::frame;
+use microbatch::ring::{max_event_for_capacity, record_size, ring_capacity, Full, MpscRing, SealedFrame, SpscRing};
 
 const CAP: usize = 64;
 
@@ -47,37 +49,40 @@ fn builder(preemptions: usize) -> loom::model::Builder {
 fn ring_geometry_assumed_by_the_models() {
     loom::model(|| {
         assert_eq!(ring_capacity(CAP), CAP, "64 is the smallest ring");
-        assert_eq!(SpscRing::with_capacity(CAP).capacity(), CAP);
         assert_eq!(MpscRing::with_capacity(CAP).capacity(), CAP);
+        assert_eq!(SpscRing::new(SPSC_CAP, usize::MAX).capacity(), SPSC_CAP);
         // Records of up to CAP / 2 = 32 bytes (24-byte events) always fit
-        // once the ring is empty; the advertised maximum leaves room for a tag.
+        // once the ring is empty; the advertised maximum leaves room for a
+        // tag, and for an SPSC frame's headers in a ring of twice the size.
         assert_eq!(record_size(24), CAP / 2);
-        assert_eq!(max_event_for_capacity(CAP), 20);
+        assert_eq!(max_event_for_capacity(SPSC_CAP), 28);
     });
 }
 
+/// SPSC rings hold whole frames (16-byte segment header, 8-byte frame
+/// header, 4-byte length per event), so the models give them 128 bytes.
+const SPSC_CAP: usize = 128;
+
 /// Pushes with retry on Full; loom bounds the spin through yield_now.
-fn spsc_push(ring: &SpscRing, ev: &[u8], st: u32) {
+fn spsc_push(ring: &SpscRing, ev: &[u8], tag: Option<u32>, max_events: u64, st: u32) {
     loop {
-        // SAFETY: this is the only producer thread.
-        match unsafe { ring.push(ev, st) } {
+        // SAFETY: this is the only producer side.
+        match unsafe { ring.push_tagged(ev, tag, max_events, || st) } {
             Ok(()) => return,
             Err(Full) => thread::yield_now(),
         }
     }
 }
 
-/// Drains until `n` records were taken, `max` at a time.
-fn spsc_collect(ring: &SpscRing, n: usize, max: usize) -> Vec<(u32, Vec<u8>)> {
+/// One event as the consumer saw it: (stamp of its frame, tag, bytes).
+type Seen = (u32, Option<u32>, Vec<u8>);
+
+/// Drains whole frames until `n` events were taken, decoding each frame.
+fn spsc_collect(ring: &SpscRing, n: usize) -> Vec<Seen> {
     let mut got = Vec::new();
     while got.len() < n {
         // SAFETY: this is the only consumer thread.
-        let taken = unsafe {
-            ring.drain(max, |st, bytes| {
-                got.push((st, bytes.to_vec()));
-                true
-            })
-        };
+        let taken = unsafe { ring.drain_frames(usize::MAX, |f| decode_into(&f, &mut got)) };
         if taken == 0 {
             thread::yield_now();
         }
@@ -85,124 +90,147 @@ fn spsc_collect(ring: &SpscRing, n: usize, max: usize) -> Vec<(u32, Vec<u8>)> {
     got
 }
 
-fn run_spsc(lens: &'static [usize], drain_max: usize, preemptions: usize) {
+fn decode_into(f: &SealedFrame<'_>, got: &mut Vec<Seen>) {
+    let tags: Vec<(u32, u32)> = f.tags().collect();
+    let events: Vec<Vec<u8>> = frame::events(f.frame).unwrap().map(|e| e.unwrap().to_vec()).collect();
+    assert_eq!(events.len(), f.events as usize);
+    for (i, ev) in events.into_iter().enumerate() {
+        let tag = tags.iter().find(|t| t.0 == i as u32).map(|t| t.1);
+        got.push((f.stamp, tag, ev));
+    }
+}
+
+/// The producer pushes `plan` (length, tag) with frames of at most
+/// `max_events`, then seals the last one; the consumer decodes frames. Each
+/// frame is stamped with its first event's stamp.
+fn run_spsc(plan: &'static [(usize, Option<u32>)], max_events: u64, preemptions: usize) {
     builder(preemptions).check(move || {
-        let ring = Arc::new(SpscRing::with_capacity(CAP));
+        let ring = Arc::new(SpscRing::new(SPSC_CAP, usize::MAX));
         let producer = {
             let ring = ring.clone();
             thread::spawn(move || {
-                for (seq, &len) in lens.iter().enumerate() {
-                    spsc_push(&ring, &event(1, seq as u8, len), stamp(1, seq as u8));
+                for (seq, &(len, tag)) in plan.iter().enumerate() {
+                    spsc_push(&ring, &event(1, seq as u8, len), tag, max_events, stamp(1, seq as u8));
                 }
+                // SAFETY: the only producer side.
+                unsafe { ring.seal() };
             })
         };
-        let got = spsc_collect(&ring, lens.len(), drain_max);
+        let got = spsc_collect(&ring, plan.len());
         producer.join().unwrap();
-        let want: Vec<(u32, Vec<u8>)> =
-            lens.iter().enumerate().map(|(seq, &len)| (stamp(1, seq as u8), event(1, seq as u8, len))).collect();
-        assert_eq!(got, want);
+        let want: Vec<(Option<u32>, Vec<u8>)> =
+            plan.iter().enumerate().map(|(seq, &(len, tag))| (tag, event(1, seq as u8, len))).collect();
+        assert_eq!(got.iter().map(|g| (g.1, g.2.clone())).collect::<Vec<_>>(), want);
+        // Each event carries its frame's stamp: either the previous event's
+        // (same frame) or its own (a new frame, which the producer may start
+        // early when space runs out), never across a max_events boundary.
+        for (seq, g) in got.iter().enumerate() {
+            let first = (g.0 & 0xff) as usize;
+            assert!(first == seq || (seq > 0 && g.0 == got[seq - 1].0), "event {seq} stamped {first}");
+            assert!(seq - first < max_events as usize);
+        }
         assert_eq!(ring.used_bytes(), 0);
         // Nothing left behind.
-        assert_eq!(unsafe { ring.drain(usize::MAX, |_, _| true) }, 0);
+        assert_eq!(unsafe { ring.drain_frames(usize::MAX, |_| panic!("a frame too many")) }, 0);
     });
 }
 
-/// Three records, the third crossing the end of the buffer:
-/// [0,32) [32,56) then WRAP at 56 and the record at [0,24) of the next lap,
-/// which needs the consumer to have freed the first record (a full-ring
-/// retry for the producer in many interleavings).
+/// Two frames of two events: [0,64) and [64,128). The second needs the
+/// terminator after it at offset 0 of the next lap, so the producer meets a
+/// full ring until the consumer has taken the first frame.
 #[test]
-fn spsc_three_events_wrap_and_fill() {
-    assert_eq!(record_size(20) + record_size(12), 56);
-    run_spsc(&[20, 12, 10], usize::MAX, 3);
+fn spsc_two_frames_fill_the_ring() {
+    run_spsc(&[(20, None), (12, None), (10, None), (16, None)], 2, 3);
 }
 
-/// Six 16-byte records: the second lap writes records exactly where the
-/// first lap's were, so a consumer that could read past the newest record
-/// before its terminator is written would find a stale, committed-looking
-/// word from the first lap (in loom's buffer, commit words persist).
+/// Six one-event frames of 40 bytes: frames at 0, 40, 80, then a WRAP at
+/// 120 and the second lap over the first lap's words, so a consumer that
+/// could read past the newest frame before its terminator is written would
+/// find a stale, sealed-looking word (in loom's buffer, header words persist).
 #[test]
-fn spsc_second_lap_over_old_records() {
-    assert_eq!(record_size(8), 16);
-    run_spsc(&[8, 8, 8, 8, 8, 8], usize::MAX, 2);
+fn spsc_second_lap_over_old_frames() {
+    run_spsc(&[(8, None), (8, None), (8, None), (8, None), (8, None), (8, None)], 1, 2);
 }
 
-/// Same stream drained one record at a time, so `head` is published between
-/// records and the producer can reuse space mid-stream.
-#[test]
-fn spsc_drains_one_record_at_a_time() {
-    run_spsc(&[20, 12, 10], 1, 3);
-}
-
-/// The largest record the ring takes (24-byte events, 32-byte records), twice:
-/// the second needs all the space the first used.
+/// The largest event the ring takes, one per frame, twice around.
 #[test]
 fn spsc_largest_events_back_to_back() {
-    run_spsc(&[24, 0, 24], usize::MAX, 3);
+    run_spsc(&[(28, Some(1)), (0, None), (28, Some(2))], 1, 3);
 }
 
-/// A record refused by `take` stays in the ring and comes back first next
-/// time, while the producer keeps pushing.
+/// Tagged and untagged events across the wrap: tags travel behind their
+/// frame with their index in it.
 #[test]
-fn spsc_refused_record_is_kept() {
+fn spsc_tagged_frames_across_the_wrap() {
+    run_spsc(&[(20, Some(7)), (8, None), (12, Some(u32::MAX)), (4, Some(0))], 2, 3);
+}
+
+/// The collector's pattern: submits push under the partition's gate (here a
+/// Mutex) and never seal on their own; the flush thread takes the gate to
+/// seal whatever is open, then drains outside it.
+#[test]
+fn spsc_consumer_seals_under_the_gate() {
     builder(3).check(|| {
-        let ring = Arc::new(SpscRing::with_capacity(CAP));
+        let ring = Arc::new(SpscRing::new(SPSC_CAP, usize::MAX));
+        let gate = Arc::new(Mutex::new(()));
+        let lens = [8usize, 12, 4];
         let producer = {
-            let ring = ring.clone();
+            let (ring, gate) = (ring.clone(), gate.clone());
             thread::spawn(move || {
-                spsc_push(&ring, &event(1, 0, 5), stamp(1, 0));
-                spsc_push(&ring, &event(1, 1, 24), stamp(1, 1));
+                for (seq, len) in lens.into_iter().enumerate() {
+                    let _held = gate.lock().unwrap();
+                    // SAFETY: the gate makes this the only producer side;
+                    // three small events never fill the ring.
+                    unsafe { ring.push_tagged(&event(1, seq as u8, len), None, u64::MAX, || seq as u32).unwrap() };
+                }
             })
         };
-        let mut got: Vec<Vec<u8>> = Vec::new();
-        let mut refused_once = false;
-        while got.len() < 2 {
-            let n = unsafe {
-                ring.drain(usize::MAX, |_, bytes| {
-                    if !refused_once {
-                        refused_once = true;
-                        return false;
-                    }
-                    got.push(bytes.to_vec());
-                    true
-                })
-            };
+        let mut got = Vec::new();
+        while got.len() < lens.len() {
+            {
+                let _held = gate.lock().unwrap();
+                // SAFETY: as above, for the consumer while it holds the gate.
+                unsafe { ring.seal() };
+            }
+            let n = unsafe { ring.drain_frames(usize::MAX, |f| decode_into(&f, &mut got)) };
             if n == 0 {
                 thread::yield_now();
             }
         }
         producer.join().unwrap();
-        assert_eq!(got, vec![event(1, 0, 5), event(1, 1, 24)]);
+        let events: Vec<Vec<u8>> = got.iter().map(|g| g.2.clone()).collect();
+        assert_eq!(events, lens.iter().enumerate().map(|(s, &l)| event(1, s as u8, l)).collect::<Vec<_>>());
+        // Each frame is stamped with its first event.
+        let mut first = 0;
+        for (i, g) in got.iter().enumerate() {
+            if g.0 != first {
+                assert_eq!(g.0 as usize, i, "a frame starts at event {i}");
+                first = g.0;
+            }
+        }
     });
 }
 
-/// A full ring refuses without writing anything, and frees exactly the
-/// space of what the consumer drained.
+/// A full ring seals its open frame, refuses without writing anything, and
+/// takes the event once the consumer has drained that frame.
 #[test]
 fn spsc_full_ring_refuses_until_drained() {
     builder(3).check(|| {
-        let ring = Arc::new(SpscRing::with_capacity(CAP));
-        // A 32-byte and a 24-byte record plus the 8-byte terminator after
-        // them fill 64 bytes.
-        unsafe {
-            ring.push(&event(1, 0, 24), 0).unwrap();
-            ring.push(&event(1, 1, 16), 1).unwrap();
-            assert_eq!(ring.push(&[], 2), Err(Full));
+        let ring = Arc::new(SpscRing::new(SPSC_CAP, usize::MAX));
+        // 16 + 8 + 3 * 32 = 120 bytes plus the terminator: full.
+        for seq in 0..3 {
+            unsafe { ring.push_tagged(&event(1, seq, 28), None, u64::MAX, || 0).unwrap() };
         }
+        assert_eq!(unsafe { ring.push_tagged(&[], None, u64::MAX, || 1) }, Err(Full));
         let consumer = {
             let ring = ring.clone();
-            thread::spawn(move || spsc_collect(&ring, 3, 1))
+            thread::spawn(move || spsc_collect(&ring, 4))
         };
-        // While the consumer runs, Full is allowed only as long as the first
-        // two records have not both been drained (the third wraps: it needs
-        // the 8 bytes before the end, 32 at the start and the terminator);
-        // keep trying.
-        spsc_push(&ring, &event(1, 2, 24), 2);
+        spsc_push(&ring, &event(1, 3, 20), None, u64::MAX, 1);
+        unsafe { ring.seal() };
         let got = consumer.join().unwrap();
-        assert_eq!(
-            got,
-            vec![(0, event(1, 0, 24)), (1, event(1, 1, 16)), (2, event(1, 2, 24))]
-        );
+        let want: Vec<Seen> = (0..4u8).map(|s| (u32::from(s == 3), None, event(1, s, if s == 3 { 20 } else { 28 }))).collect();
+        assert_eq!(got, want);
     });
 }
 
@@ -457,44 +485,5 @@ fn mpsc_tagged_and_untagged_records() {
             ]
         );
         assert_eq!(ring.used_bytes(), 0);
-    });
-}
-
-/// An SPSC producer alternating tagged and untagged records across the wrap.
-#[test]
-fn spsc_tagged_records_across_the_wrap() {
-    builder(3).check(|| {
-        let ring = Arc::new(SpscRing::with_capacity(CAP));
-        let plan: [(usize, Option<u32>); 3] = [(20, Some(7)), (8, None), (12, Some(u32::MAX))];
-        let producer = {
-            let ring = ring.clone();
-            thread::spawn(move || {
-                for (seq, (len, tag)) in plan.into_iter().enumerate() {
-                    // SAFETY: the only producer.
-                    while unsafe { ring.push_tagged(&event(1, seq as u8, len), stamp(1, seq as u8), tag) }.is_err() {
-                        thread::yield_now();
-                    }
-                }
-            })
-        };
-        let mut got = Vec::new();
-        while got.len() < plan.len() {
-            let n = unsafe {
-                ring.drain_tagged(usize::MAX, |st, tag, bytes| {
-                    got.push((st, tag, bytes.to_vec()));
-                    true
-                })
-            };
-            if n == 0 {
-                thread::yield_now();
-            }
-        }
-        producer.join().unwrap();
-        let want: Vec<_> = plan
-            .iter()
-            .enumerate()
-            .map(|(seq, &(len, tag))| (stamp(1, seq as u8), tag, event(1, seq as u8, len)))
-            .collect();
-        assert_eq!(got, want);
     });
 }

@@ -99,7 +99,9 @@ impl Tracker {
 #[test]
 fn spsc_ring_one_producer_one_consumer() {
     let n = scaled(4_000_000, 1_000_000);
-    let ring = Arc::new(SpscRing::with_capacity(4096));
+    // Frames of at most 16 events or 1 KiB: many seals, wraps and frames
+    // closed early at the buffer end.
+    let ring = Arc::new(SpscRing::new(4096, 1024));
     let start = Instant::now();
     let producer = {
         let ring = ring.clone();
@@ -108,29 +110,40 @@ fn spsc_ring_one_producer_one_consumer() {
             let mut fulls = 0u64;
             for seq in 0..n {
                 let len = make_event(&mut buf, 7, seq);
-                // SAFETY: the only producer.
-                while let Err(Full) = unsafe { ring.push(&buf[..len], seq as u32) } {
+                // SAFETY: the only producer side.
+                while let Err(Full) = unsafe { ring.push_tagged(&buf[..len], None, 16, || seq as u32) } {
                     fulls += 1;
                     std::hint::spin_loop();
                     if fulls % 64 == 0 {
                         thread::yield_now();
                     }
                 }
+                if seq % 1000 == 999 {
+                    // As the flush thread does when a frame is due.
+                    unsafe { ring.seal() };
+                }
             }
+            unsafe { ring.seal() };
             fulls
         })
     };
     let mut tracker = Tracker::default();
+    let mut frames = 0u64;
     while tracker.total < n {
         // SAFETY: the only consumer.
         let taken = unsafe {
-            ring.drain(usize::MAX, |stamp, bytes| {
-                let before = tracker.total;
-                tracker.see(bytes);
-                assert_eq!(stamp, before as u32, "stamp travels with its event");
-                true
+            ring.drain_frames(usize::MAX, |sealed| {
+                assert_eq!(sealed.stamp, tracker.total as u32, "a frame carries its first event's stamp");
+                let mut count = 0;
+                for event in frame::events(sealed.frame).expect("a valid frame") {
+                    tracker.see(event.expect("a whole event"));
+                    count += 1;
+                }
+                assert_eq!(count, sealed.events);
+                assert!(count <= 16 && sealed.frame.len() <= 1024);
             })
         };
+        frames += taken as u64;
         if taken == 0 {
             thread::yield_now();
         }
@@ -138,7 +151,7 @@ fn spsc_ring_one_producer_one_consumer() {
     let fulls = producer.join().unwrap();
     tracker.assert_complete(&HashMap::from([(7, n)]));
     assert_eq!(ring.used_bytes(), 0);
-    eprintln!("spsc: {n} events in {:?}, producer saw Full {fulls} times", start.elapsed());
+    eprintln!("spsc: {n} events in {frames} frames in {:?}, producer saw Full {fulls} times", start.elapsed());
 }
 
 #[test]

@@ -1,31 +1,31 @@
 //! Pre-allocated lock-free rings that carry variable-length byte events.
 //!
-//! Both rings store records in one byte buffer whose size is a power of two:
+//! Both rings live in one zeroed byte buffer whose size is a power of two.
+//! Positions (`head`, `tail`) are byte counters that only grow; `pos & mask`
+//! is the offset. Both publish what they write through a word at the start of
+//! each unit (Release after the unit's bytes); the consumer walks from word to
+//! word and stops at a 0, and a WRAP word sends it to the buffer start, since
+//! no unit wraps around the end of the buffer.
+//!
+//! * [`SpscRing`]: one producer side, one consumer. The unit is a whole frame:
+//!   events are appended in place, in the frame format, and the frame is
+//!   published (sealed) once, when the flush rule or the space left says so.
+//!   The consumer hands each sealed frame to the sink where it lies. See
+//!   [`spsc`].
+//! * [`MpscRing`]: many producers claim space with a CAS on `tail`. The unit
+//!   is one event record; the flush thread copies records into a frame.
 //!
 //! ```text
-//! +-----------+-----------+------------------+---------+
-//! | word0 u32 | stamp u32 | event bytes      | pad to 8|
-//! +-----------+-----------+------------------+---------+
+//! MPSC record:
+//! +-----------+-----------+-------------------------+---------+
+//! | word0 u32 | stamp u32 | [tag u32] event bytes   | pad to 8|
+//! +-----------+-----------+-------------------------+---------+
 //! ```
 //!
-//! A record never wraps around the end of the buffer: when it does not fit in
-//! the space left before the end, the producer writes a WRAP marker there and
-//! starts the record at offset 0. Positions (`head`, `tail`) are byte counters
-//! that only grow; `pos & mask` is the offset. The stamp is the enqueue time
-//! in microseconds (see `collector::Clock`), which lets the flush rule measure
-//! waiting from enqueue.
-//!
-//! Both rings publish a record through its first word, the commit word
-//! (length | COMMITTED | flags), stored with Release after the record's bytes;
-//! the consumer walks from commit word to commit word and stops at a 0.
-//!
-//! * [`SpscRing`]: one producer, one consumer. The producer writes a zero
-//!   word after each record before committing it, so the consumer's walk
-//!   always ends on a word written in this lap; `tail` is private to the
-//!   producer, and the consumer never writes the buffer.
-//! * [`MpscRing`]: many producers claim space with a CAS on `tail`; the
-//!   consumer zeroes what it consumes, since a producer cannot write past
-//!   space another may already have claimed.
+//! word0 is the commit word: length | COMMITTED | flags. The stamp is the
+//! enqueue time in microseconds (see `collector::Clock`), which lets the flush
+//! rule measure waiting from enqueue; the SPSC ring keeps one stamp per frame,
+//! its first event's.
 //!
 //! The collector picks one with `ring.type`; [`Ring`] dispatches statically.
 
@@ -34,9 +34,9 @@ pub mod mpsc;
 pub mod spsc;
 
 pub use mpsc::MpscRing;
-pub use spsc::SpscRing;
+pub use spsc::{SealedFrame, SpscRing};
 
-/// Bytes of a record header.
+/// Bytes of an MPSC record header, and of the terminator both rings keep.
 pub const HEADER: usize = 8;
 /// word0 value that marks "skip to the start of the buffer".
 pub(crate) const WRAP: u32 = u32::MAX;
@@ -56,8 +56,8 @@ pub(crate) const fn tagged_record_size(len: usize, tagged: bool) -> usize {
     record_size(len + if tagged { TAG } else { 0 })
 }
 
-/// Reads a record's optional tag; returns it with the offset of the event
-/// bytes. Shared by both rings' drains.
+/// Reads an MPSC record's optional tag; returns it with the offset of the
+/// event bytes.
 ///
 /// # Safety
 /// The record at `off` must be published to this thread.
@@ -71,7 +71,7 @@ pub(crate) unsafe fn read_tag(buf: &buffer::Buffer, off: usize, tagged: bool) ->
     }
 }
 
-/// Writes a record's optional tag and its event bytes (not the header).
+/// Writes an MPSC record's optional tag and its event bytes (not the header).
 ///
 /// # Safety
 /// The caller owns the record's space at `start`.
@@ -89,7 +89,8 @@ pub(crate) unsafe fn write_body(buf: &buffer::Buffer, start: usize, tag: Option<
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
 
-/// Bytes a record of `len` event bytes occupies, header and padding included.
+/// Bytes an MPSC record of `len` event bytes occupies, header and padding
+/// included.
 #[inline(always)]
 pub const fn record_size(len: usize) -> usize {
     HEADER + ((len + 7) & !7)
@@ -110,11 +111,18 @@ pub fn ring_capacity(requested: usize) -> usize {
     requested.max(64).next_power_of_two()
 }
 
-/// The largest event a ring of `capacity` bytes can always take once empty,
-/// tagged or not: the record (at most `capacity / 2`) plus the worst-case
-/// space skipped at the wrap must fit.
+/// The largest event a ring of `capacity` bytes of either kind can always
+/// take once empty, tagged or not. For the MPSC ring the record (at most
+/// `capacity / 2`) plus the worst-case space skipped at the wrap must fit; the
+/// SPSC ring's one-event frame is larger (see [`spsc::max_event`]).
 pub const fn max_event_for_capacity(capacity: usize) -> usize {
-    capacity / 2 - HEADER - TAG
+    let mpsc = (capacity / 2).saturating_sub(HEADER + TAG);
+    let spsc = spsc::max_event(capacity);
+    if spsc < mpsc {
+        spsc
+    } else {
+        mpsc
+    }
 }
 
 /// Which ring the collector's partitions use.
@@ -135,57 +143,37 @@ pub enum Ring {
 }
 
 impl Ring {
-    pub fn new(kind: RingKind, capacity: usize) -> Ring {
+    /// A ring of `capacity` bytes; an SPSC ring's frames stay within
+    /// `max_frame_bytes` (see [`SpscRing::new`]).
+    pub fn new(kind: RingKind, capacity: usize, max_frame_bytes: usize) -> Ring {
         match kind {
-            RingKind::Spsc => Ring::Spsc(SpscRing::with_capacity(capacity)),
+            RingKind::Spsc => Ring::Spsc(SpscRing::new(capacity, max_frame_bytes)),
             RingKind::Mpsc => Ring::Mpsc(MpscRing::with_capacity(capacity)),
         }
     }
 
-    /// Appends one event.
+    /// Appends one event carrying an optional `tag`. The SPSC ring appends it
+    /// to its open frame, seals the frame at `max_events` and stamps a new
+    /// frame with `now()`; the MPSC ring stamps every record.
     ///
     /// # Safety
-    /// For an SPSC ring, no other thread may push at the same time.
+    /// For an SPSC ring, no other thread may be on its producer side
+    /// (`push_tagged`, `seal`) at the same time.
     #[inline(always)]
-    pub unsafe fn push(&self, event: &[u8], stamp: u32) -> Result<(), Full> {
-        self.push_tagged(event, stamp, None)
-    }
-
-    /// Appends one event carrying `tag`, handed back by `drain_tagged`.
-    ///
-    /// # Safety
-    /// As for `push`.
-    #[inline(always)]
-    pub unsafe fn push_tagged(&self, event: &[u8], stamp: u32, tag: Option<u32>) -> Result<(), Full> {
+    pub unsafe fn push_tagged(
+        &self,
+        event: &[u8],
+        tag: Option<u32>,
+        max_events: u64,
+        now: impl FnOnce() -> u32,
+    ) -> Result<(), Full> {
         match self {
-            Ring::Spsc(r) => r.push_tagged(event, stamp, tag),
-            Ring::Mpsc(r) => r.push_tagged(event, stamp, tag),
+            Ring::Spsc(r) => r.push_tagged(event, tag, max_events, now),
+            Ring::Mpsc(r) => r.push_tagged(event, now(), tag),
         }
     }
 
-    /// Consumes up to `max` records in order while `take(stamp, event)`
-    /// returns true; a record refused by `take` stays in the ring.
-    ///
-    /// # Safety
-    /// Only one thread may drain a ring at a time.
-    #[inline]
-    pub unsafe fn drain(&self, max: usize, mut take: impl FnMut(u32, &[u8]) -> bool) -> usize {
-        self.drain_tagged(max, |stamp, _, event| take(stamp, event))
-    }
-
-    /// Like `drain`, also passing each record's tag.
-    ///
-    /// # Safety
-    /// As for `drain`.
-    #[inline]
-    pub unsafe fn drain_tagged(&self, max: usize, take: impl FnMut(u32, Option<u32>, &[u8]) -> bool) -> usize {
-        match self {
-            Ring::Spsc(r) => r.drain_tagged(max, take),
-            Ring::Mpsc(r) => r.drain_tagged(max, take),
-        }
-    }
-
-    /// Bytes in use (records not yet drained); a snapshot.
+    /// Bytes in use (not yet drained); a snapshot.
     pub fn used_bytes(&self) -> usize {
         match self {
             Ring::Spsc(r) => r.used_bytes(),
@@ -204,6 +192,7 @@ impl Ring {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::frame;
 
     #[test]
     fn record_sizes_are_padded_to_eight() {
@@ -215,49 +204,112 @@ mod tests {
         assert_eq!(ring_capacity(0), 64);
     }
 
-    fn roundtrip(kind: RingKind) {
-        let ring = Ring::new(kind, 256);
+    fn drain_all(ring: &MpscRing) -> Vec<(u32, Option<u32>, Vec<u8>)> {
         let mut got = Vec::new();
+        unsafe {
+            ring.drain_tagged(usize::MAX, |stamp, tag, bytes| {
+                got.push((stamp, tag, bytes.to_vec()));
+                true
+            })
+        };
+        got
+    }
+
+    /// Every sealed frame in the ring, decoded: (stamp, events, tags).
+    fn drain_frames(ring: &SpscRing) -> Vec<(u32, Vec<Vec<u8>>, Vec<(u32, u32)>)> {
+        let mut got = Vec::new();
+        unsafe {
+            ring.drain_frames(usize::MAX, |f| {
+                let events: Vec<Vec<u8>> = frame::events(f.frame).unwrap().map(|e| e.unwrap().to_vec()).collect();
+                assert_eq!(events.len(), f.events as usize);
+                got.push((f.stamp, events, f.tags().collect()));
+            })
+        };
+        got
+    }
+
+    fn event(round: usize) -> Vec<u8> {
+        (0..(round * 7) % 60).map(|i| (i + round) as u8).collect()
+    }
+
+    #[test]
+    fn mpsc_roundtrips_across_wraps() {
+        let ring = MpscRing::with_capacity(256);
         for round in 0..50u32 {
             // Sizes chosen so records wrap at many different offsets.
-            let ev: Vec<u8> = (0..(round as usize * 7) % 60).map(|i| (i as u32 + round) as u8).collect();
-            unsafe { ring.push(&ev, round).unwrap() };
-            let n = unsafe {
-                ring.drain(usize::MAX, |stamp, bytes| {
-                    got.push((stamp, bytes.to_vec()));
-                    true
-                })
-            };
-            assert_eq!(n, 1);
-            assert_eq!(got.pop().unwrap(), (round, ev));
+            let ev = event(round as usize);
+            ring.push(&ev, round).unwrap();
+            assert_eq!(drain_all(&ring), vec![(round, None, ev)]);
             assert_eq!(ring.used_bytes(), 0);
         }
     }
 
     #[test]
-    fn spsc_roundtrips_across_wraps() {
-        roundtrip(RingKind::Spsc);
+    fn spsc_frames_roundtrip_across_wraps() {
+        let ring = SpscRing::new(512, usize::MAX);
+        let mut sent = Vec::new();
+        let mut got = Vec::new();
+        for round in 0..200usize {
+            let ev = event(round);
+            let tag = (round % 4 == 1).then_some(round as u32);
+            unsafe { ring.push_tagged(&ev, tag, 3, || round as u32).unwrap() };
+            sent.push((ev, tag));
+            if round % 5 == 4 {
+                // Frames of 3 were sealed as they filled; seal the rest too.
+                unsafe { ring.seal() };
+                got.extend(drain_frames(&ring));
+                assert_eq!(ring.used_bytes(), 0);
+            }
+        }
+        // Frames close at 3 events, at every explicit seal (each 5 pushes),
+        // and early where the next event would not fit before the end of the
+        // buffer. Each is stamped with its first event.
+        let mut i = 0;
+        let mut early = 0;
+        for (stamp, events, tags) in got {
+            assert_eq!(stamp as usize, i);
+            let until_seal = 5 - i % 5;
+            assert!(events.len() <= until_seal.min(3), "frame at {i} holds {}", events.len());
+            early += (events.len() < until_seal.min(3)) as usize;
+            let expect_tags: Vec<(u32, u32)> =
+                (0..events.len()).filter_map(|k| sent[i + k].1.map(|t| (k as u32, t))).collect();
+            assert_eq!(tags, expect_tags);
+            for ev in events {
+                assert_eq!(ev, sent[i].0);
+                i += 1;
+            }
+        }
+        assert_eq!(i, sent.len());
+        assert!(early > 5, "the wrap should have closed frames early: {early}");
     }
 
     #[test]
-    fn mpsc_roundtrips_across_wraps() {
-        roundtrip(RingKind::Mpsc);
+    fn spsc_frame_respects_byte_limit_and_reports_open_frame() {
+        // Frame header 8 + two 24-byte events (4 + 20 each) = 56: a third does not fit.
+        let ring = SpscRing::new(4096, 56);
+        assert_eq!(ring.open_waited(10), None);
+        for i in 0..3u32 {
+            unsafe { ring.push_tagged(&[i as u8; 20], None, u64::MAX, || 100 + i).unwrap() };
+        }
+        // The third push sealed the first frame and opened a second at 102.
+        assert_eq!(ring.open_waited(150), Some(48));
+        let frames = drain_frames(&ring);
+        assert_eq!(frames.len(), 1);
+        assert_eq!((frames[0].0, frames[0].1.len()), (100, 2));
+        unsafe { ring.seal() };
+        assert_eq!(ring.open_waited(150), None);
+        assert_eq!(drain_frames(&ring), vec![(102, vec![vec![2u8; 20]], vec![])]);
     }
 
-    fn fills_then_refuses(kind: RingKind) {
-        let ring = Ring::new(kind, 256);
-        let ev = [7u8; 24]; // 32-byte records: 8 fit in 256 bytes ...
-        // ... but the SPSC ring keeps 8 bytes for the terminator after the last.
-        let fit = if kind == RingKind::Spsc { 7 } else { 8 };
-        for _ in 0..fit {
-            unsafe { ring.push(&ev, 0).unwrap() };
+    #[test]
+    fn mpsc_fills_then_refuses() {
+        let ring = MpscRing::with_capacity(256);
+        let ev = [7u8; 24]; // 32-byte records: 8 fit in 256 bytes
+        for _ in 0..8 {
+            ring.push(&ev, 0).unwrap();
         }
-        assert_eq!(unsafe { ring.push(&ev, 0) }, Err(Full));
-        if kind == RingKind::Mpsc {
-            // (The SPSC ring still has 24 bytes: room for an 8-byte record
-            // and its terminator.)
-            assert_eq!(unsafe { ring.push(&[], 0) }, Err(Full));
-        }
+        assert_eq!(ring.push(&ev, 0), Err(Full));
+        assert_eq!(ring.push(&[], 0), Err(Full));
         // A refused record leaves the ring as it was.
         let mut seen = 0;
         let n = unsafe {
@@ -271,53 +323,83 @@ mod tests {
         // `take` returning false stops without consuming.
         let n = unsafe { ring.drain(usize::MAX, |_, _| false) };
         assert_eq!(n, 0);
-        assert_eq!(ring.used_bytes(), (fit - 3) * 32);
+        assert_eq!(ring.used_bytes(), 5 * 32);
         for _ in 0..3 {
-            unsafe { ring.push(&ev, 0).unwrap() };
+            ring.push(&ev, 0).unwrap();
         }
-        assert_eq!(unsafe { ring.push(&ev, 0) }, Err(Full));
-        assert_eq!(unsafe { ring.drain(usize::MAX, |_, _| true) }, fit);
+        assert_eq!(ring.push(&ev, 0), Err(Full));
+        assert_eq!(unsafe { ring.drain(usize::MAX, |_, _| true) }, 8);
     }
 
     #[test]
-    fn spsc_fills_then_refuses() {
-        fills_then_refuses(RingKind::Spsc);
-    }
-
-    #[test]
-    fn mpsc_fills_then_refuses() {
-        fills_then_refuses(RingKind::Mpsc);
-    }
-
-    #[test]
-    fn tags_travel_with_their_events() {
-        for kind in [RingKind::Spsc, RingKind::Mpsc] {
-            let ring = Ring::new(kind, 256);
-            for round in 0..40u32 {
-                let ev = vec![round as u8; (round as usize * 5) % 30];
-                let tag = (round % 3 != 0).then_some(round * 1000);
-                unsafe { ring.push_tagged(&ev, round, tag).unwrap() };
-                let mut seen = None;
-                unsafe { ring.drain_tagged(usize::MAX, |s, t, b| { seen = Some((s, t, b.to_vec())); true }) };
-                assert_eq!(seen, Some((round, tag, ev)));
-            }
+    fn spsc_full_ring_seals_the_open_frame_and_refuses() {
+        let ring = SpscRing::new(256, usize::MAX);
+        let ev = [7u8; 28]; // 32 bytes per event in the frame
+        let mut pushed = 0;
+        while unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0) }.is_ok() {
+            pushed += 1;
         }
+        // One segment: 16 + 8 + 32 * 7 = 248 bytes, then the 8-byte
+        // terminator; an eighth event would need 280 + 8 > 256.
+        assert_eq!(pushed, 7);
+        assert_eq!(ring.open_waited(0), None, "a full ring seals its open frame");
+        // Refused again, and nothing changed.
+        assert_eq!(unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0) }, Err(Full));
+        let frames = drain_frames(&ring);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].1, vec![ev.to_vec(); 7]);
+        assert_eq!(ring.used_bytes(), 0);
+        // The space is back. The next frame starts at the buffer start: the
+        // 8 bytes skipped at the end count as used, so six events fit.
+        for _ in 0..6 {
+            unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0).unwrap() };
+        }
+        assert_eq!(unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0) }, Err(Full));
+        assert_eq!(drain_frames(&ring)[0].1.len(), 6);
+    }
+
+    #[test]
+    fn mpsc_tags_travel_with_their_events() {
+        let ring = MpscRing::with_capacity(256);
+        for round in 0..40u32 {
+            let ev = vec![round as u8; (round as usize * 5) % 30];
+            let tag = (round % 3 != 0).then_some(round * 1000);
+            ring.push_tagged(&ev, round, tag).unwrap();
+            assert_eq!(drain_all(&ring), vec![(round, tag, ev)]);
+        }
+    }
+
+    #[test]
+    fn spsc_tag_capacity_seals_the_frame() {
+        let ring = SpscRing::new(1024, usize::MAX); // 16 tags per frame
+        for i in 0..20u32 {
+            unsafe { ring.push_tagged(&[1], Some(i), u64::MAX, || 0).unwrap() };
+        }
+        unsafe { ring.seal() };
+        let frames = drain_frames(&ring);
+        assert_eq!(frames.iter().map(|f| f.2.len()).collect::<Vec<_>>(), vec![16, 4]);
+        assert_eq!(frames[1].2, vec![(0, 16), (1, 17), (2, 18), (3, 19)]);
     }
 
     #[test]
     fn largest_event_fits_at_any_offset() {
-        for kind in [RingKind::Spsc, RingKind::Mpsc] {
-            let ring = Ring::new(kind, 256);
-            let big = vec![1u8; max_event_for_capacity(256)];
-            for shift in 0..40 {
-                unsafe { ring.push(&vec![0u8; shift], 0).unwrap() };
-                unsafe { ring.drain(usize::MAX, |_, _| true) };
-                unsafe { ring.push(&big, 1).unwrap() };
-                assert_eq!(unsafe { ring.drain(usize::MAX, |_, b| b == &big[..]) }, 1);
-                // Tracked events carry a 4-byte tag: the largest must fit too.
-                unsafe { ring.push_tagged(&big, 2, Some(9)).unwrap() };
-                assert_eq!(unsafe { ring.drain_tagged(usize::MAX, |_, t, b| t == Some(9) && b == &big[..]) }, 1);
-            }
+        let cap = 256;
+        let big = vec![1u8; max_event_for_capacity(cap)];
+        let mpsc = MpscRing::with_capacity(cap);
+        let spsc = SpscRing::new(cap, usize::MAX);
+        for shift in 0..40 {
+            mpsc.push(&vec![0u8; shift], 0).unwrap();
+            unsafe { mpsc.drain(usize::MAX, |_, _| true) };
+            mpsc.push(&big, 1).unwrap();
+            assert_eq!(unsafe { mpsc.drain(usize::MAX, |_, b| b == &big[..]) }, 1);
+            // Tracked events carry a 4-byte tag: the largest must fit too.
+            mpsc.push_tagged(&big, 2, Some(9)).unwrap();
+            assert_eq!(unsafe { mpsc.drain_tagged(usize::MAX, |_, t, b| t == Some(9) && b == &big[..]) }, 1);
+
+            unsafe { spsc.push_tagged(&vec![0u8; shift], None, 1, || 0).unwrap() };
+            drain_frames(&spsc);
+            unsafe { spsc.push_tagged(&big, Some(9), 1, || 0).unwrap() };
+            assert_eq!(drain_frames(&spsc), vec![(0, vec![big.clone()], vec![(0, 9)])]);
         }
     }
 }

@@ -1,60 +1,151 @@
-//! Single-producer single-consumer byte ring (see [`crate::ring`] for the
-//! record layout).
+//! Single-producer single-consumer ring that builds frames in place.
 //!
-//! Records are published through their own commit word, as in the MPSC
-//! ring, rather than through a shared `tail`: the consumer walks from record
-//! to record and stops at a commit word of 0. Here the commit word and the
-//! stamp form one 8-byte header written with a single Release store. So the consumer never reads a
-//! cache line the producer writes on every push except the records
-//! themselves, which it has to read anyway.
+//! The producer appends each event straight into the frame that will be
+//! handed to the sink (`u32` length, then the bytes: the frame format's own
+//! event encoding), so an event is copied exactly once, and a consumer whose
+//! sink does not read the bytes (the null sink) never pulls them into its
+//! cache. The ring holds a sequence of segments, one per frame:
 //!
-//! A commit word of 0 must mean "nothing here yet". Instead of having the
-//! consumer zero what it consumes (the MPSC ring does, and those writes cost
-//! a cache-line transfer back to the producer on the next lap), the producer
-//! writes a zero word just past each record before committing it: the
-//! terminator. The consumer reaches that position only through the record's
-//! commit word (Acquire), so it sees the terminator or whatever the producer
-//! committed there later, never a stale word from an earlier lap. The price
-//! is that the terminator's 8 bytes stay reserved: a ring never fills to the
-//! last byte.
+//! ```text
+//! +----------+-----------+-----------------------------+------------------+-------+
+//! | seg word | info word | frame (v1, header included) | tags, 8 B each   | pad 8 |
+//! +----------+-----------+-----------------------------+------------------+-------+
+//!  u64 atomic  stamp|count                               (index, slot) u32 pairs
+//! ```
 //!
-//! `head` is written only by the consumer and `tail` only by the producer.
-//! The producer keeps a cached copy of `head` and reloads it only when the
-//! cache says the ring is full, so in the steady state a push touches no
-//! cache line the consumer writes.
+//! The seg word is 0 while the segment is open ("nothing sealed here yet"),
+//! and becomes `frame bytes | tag count << 32` when the frame is sealed, with
+//! one Release store after everything else in the segment is written. The
+//! consumer walks from seg word to seg word and stops at a 0, as the record
+//! rings do (see [`crate::ring`]); WRAP means "continue at the buffer start".
+//! A segment never wraps around the end of the buffer, so every frame is one
+//! contiguous slice.
+//!
+//! "Producer side" means [`SpscRing::push_tagged`] and [`SpscRing::seal`]:
+//! one thread at a time may call them. The collector lets its flush thread
+//! seal a frame whose oldest event has waited long enough by taking the
+//! partition's gate, which excludes submitters.
+//!
+//! As in the record rings, the producer writes a zero word just past each
+//! segment before sealing it (the terminator), so a consumer that reaches a
+//! position through a seal's Acquire always reads this lap's word there;
+//! those 8 bytes stay reserved.
 
 use super::buffer::Buffer;
-use super::{read_tag, tagged_record_size, write_body, Full, COMMITTED, HEADER, TAGGED, WRAP};
-use crate::sync::{AtomicUsize, Ordering};
+use super::{Full, HEADER};
+use crate::frame::{EVENT_PREFIX, FRAME_HEADER, MAGIC, VERSION};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
+
+/// Bytes before the frame: the seg word and the info word.
+pub const SEG_HEADER: usize = 16;
+/// Bytes of one tag entry after the frame: (index in frame, slot), u32 LE each.
+pub const TAG_ENTRY: usize = 8;
+/// Seg word that sends the consumer to the buffer start. No sealed frame's
+/// word is all ones: frame lengths stay far below 2^32.
+const WRAP_WORD: u64 = u64::MAX;
+/// `open_since` flag: a frame is open (its low 32 bits are the stamp).
+const OPEN: u64 = 1 << 32;
+
+/// A sealed frame as the consumer sees it, valid during the callback.
+pub struct SealedFrame<'a> {
+    /// The encoded frame, header included, ready for a sink.
+    pub frame: &'a [u8],
+    pub events: u32,
+    /// Enqueue stamp of the frame's first (oldest) event.
+    pub stamp: u32,
+    tags: &'a [u8],
+}
+
+impl SealedFrame<'_> {
+    /// (index in frame, tag) of the frame's tagged events, in index order.
+    pub fn tags(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.tags.chunks_exact(TAG_ENTRY).map(|e| {
+            (u32::from_le_bytes(e[..4].try_into().unwrap()), u32::from_le_bytes(e[4..].try_into().unwrap()))
+        })
+    }
+
+    pub fn tag_count(&self) -> usize {
+        self.tags.len() / TAG_ENTRY
+    }
+}
+
+/// Bytes of a segment whose frame holds `fill` bytes and `tags` tag entries.
+#[inline(always)]
+const fn segment_size(fill: usize, tags: usize) -> usize {
+    (SEG_HEADER + fill + tags * TAG_ENTRY + 7) & !7
+}
+
+/// State only the producer side touches.
+struct ProducerState {
+    /// Where the last sealed segment ends: the terminator the consumer may be
+    /// waiting on.
+    start: Cell<usize>,
+    /// Position of the open segment: `start`, or the next lap's offset 0 when
+    /// the frame did not fit before the end of the buffer.
+    seg: Cell<usize>,
+    /// Bytes of the open frame, header included; 0 when no frame is open.
+    fill: Cell<usize>,
+    /// Largest `fill` the open frame may reach without another look at the
+    /// free space, the buffer end or the frame cap (0 when no frame is
+    /// open): the fast path's one comparison.
+    fill_limit: Cell<usize>,
+    events: Cell<u32>,
+    stamp: Cell<u32>,
+    /// Tag entries of the open frame, pre-allocated; copied behind the frame
+    /// when it is sealed.
+    tags: UnsafeCell<Vec<(u32, u32)>>,
+    /// Last `head` loaded.
+    cached_head: Cell<usize>,
+}
 
 pub struct SpscRing {
     /// Next position the consumer reads. Written by the consumer only.
     head: CachePadded<AtomicUsize>,
-    /// Next position the producer writes. Written by the producer only; the
-    /// consumer never needs it (records carry their own commit words), it is
-    /// atomic only so `used_bytes` can read it from any thread.
+    /// End of the last sealed segment, for `used_bytes` only: nothing finds
+    /// data through it.
     tail: CachePadded<AtomicUsize>,
-    /// Producer-private: last `head` it loaded.
-    cached_head: CachePadded<Cell<usize>>,
+    /// OPEN | stamp of the open frame's first event, or 0: lets the consumer
+    /// see that an open frame is due without taking the producer side.
+    open_since: CachePadded<AtomicU64>,
+    producer: CachePadded<ProducerState>,
+    /// Largest frame in bytes, its header included (`batch.max.bytes`); a
+    /// frame always takes its first event, whatever its size.
+    max_frame_bytes: usize,
     mask: usize,
     buf: Buffer,
 }
 
-// SAFETY: the Cell is touched by the producer only, which the `unsafe` push
-// contract guarantees; the buffer is shared under the protocol above.
+// SAFETY: ProducerState is touched by the producer side only, one thread at a
+// time (the `unsafe` contracts of push_tagged and seal); the buffer is shared
+// under the protocol above.
 unsafe impl Send for SpscRing {}
 unsafe impl Sync for SpscRing {}
 
 impl SpscRing {
-    /// A ring of `capacity` bytes, rounded up to a power of two (min 64).
-    pub fn with_capacity(capacity: usize) -> SpscRing {
+    /// A ring of `capacity` bytes, rounded up to a power of two (min 64),
+    /// whose frames never exceed `max_frame_bytes` (header included) unless
+    /// a single event needs more. A frame holds at most `capacity / 128`
+    /// tagged events (min 16); the producer seals it when that many are in.
+    pub fn new(capacity: usize, max_frame_bytes: usize) -> SpscRing {
         let capacity = super::ring_capacity(capacity);
+        let max_tags = (capacity / 128).max(16);
         SpscRing {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
-            cached_head: CachePadded::new(Cell::new(0)),
+            open_since: CachePadded::new(AtomicU64::new(0)),
+            producer: CachePadded::new(ProducerState {
+                start: Cell::new(0),
+                seg: Cell::new(0),
+                fill: Cell::new(0),
+                fill_limit: Cell::new(0),
+                events: Cell::new(0),
+                stamp: Cell::new(0),
+                tags: UnsafeCell::new(Vec::with_capacity(max_tags)),
+                cached_head: Cell::new(0),
+            }),
+            max_frame_bytes,
             mask: capacity - 1,
             // All zero: the word at position 0 is the first terminator.
             buf: Buffer::zeroed(capacity),
@@ -65,120 +156,259 @@ impl SpscRing {
         self.mask + 1
     }
 
+    /// Bytes of sealed frames not yet drained; a snapshot.
     pub fn used_bytes(&self) -> usize {
         let head = self.head.load(Ordering::Acquire);
-        self.tail.load(Ordering::Acquire).wrapping_sub(head)
+        self.tail.load(Ordering::Relaxed).saturating_sub(head)
     }
 
-    /// Appends one event.
-    ///
-    /// # Safety
-    /// Only one thread may call `push` at a time.
-    #[inline(always)]
-    pub unsafe fn push(&self, event: &[u8], stamp: u32) -> Result<(), Full> {
-        self.push_tagged(event, stamp, None)
+    /// How long the open frame's oldest event has waited at `now` (same
+    /// clock as the stamps), or None if no frame is open. A hint read without
+    /// the producer side: it may lag a frame just opened or sealed.
+    #[inline]
+    pub fn open_waited(&self, now: u32) -> Option<u32> {
+        // Relaxed: a hint only; whoever acts on it seals under the producer
+        // side's exclusion, where the real state is read.
+        let open = self.open_since.load(Ordering::Relaxed);
+        (open & OPEN != 0).then(|| now.wrapping_sub(open as u32))
     }
 
-    /// Appends one event with an optional tag (see [`crate::ring`]).
+    /// True when `end - head` fits in the ring, reloading `head` only when
+    /// the cached copy says it does not.
+    #[inline(always)]
+    fn has_room(&self, end: usize) -> bool {
+        let p = &self.producer;
+        if end - p.cached_head.get() <= self.capacity() {
+            return true;
+        }
+        // Acquire: pairs with the consumer's Release store of `head`, so its
+        // reads of the space we are about to reuse are finished.
+        let head = self.head.load(Ordering::Acquire);
+        p.cached_head.set(head);
+        end - head <= self.capacity()
+    }
+
+    /// Appends one event to the open frame and seals the frame once it
+    /// holds `max_events`; opens a frame (stamped with `now()`) when none is
+    /// open, after sealing the open one when the event does not fit behind
+    /// it. On a full ring the open frame is sealed, so the consumer can take
+    /// it and make room, and Err(Full) is returned with nothing written.
     ///
     /// # Safety
-    /// Only one thread may push at a time.
+    /// Only one thread may be on the producer side (`push_tagged`, `seal`)
+    /// at a time.
     #[inline(always)]
-    pub unsafe fn push_tagged(&self, event: &[u8], stamp: u32, tag: Option<u32>) -> Result<(), Full> {
-        let need = tagged_record_size(event.len(), tag.is_some());
-        // Relaxed: only this thread writes `tail`.
-        let tail = self.tail.load(Ordering::Relaxed);
-        let off = tail & self.mask;
-        let to_end = self.capacity() - off;
-        // A record that does not fit before the end costs the skipped bytes
-        // too; the terminator after it needs one more header's worth.
-        let total = if need <= to_end { need } else { to_end + need };
-        let end = tail + total + HEADER;
-        if end - self.cached_head.get() > self.capacity() {
-            // Acquire: pairs with the consumer's Release store of `head`, so
-            // its reads of the space we are about to reuse are finished.
-            let head = self.head.load(Ordering::Acquire);
-            self.cached_head.set(head);
-            if end - head > self.capacity() {
-                return Err(Full);
+    pub unsafe fn push_tagged(
+        &self,
+        event: &[u8],
+        tag: Option<u32>,
+        max_events: u64,
+        now: impl FnOnce() -> u32,
+    ) -> Result<(), Full> {
+        let p = &self.producer;
+        let fill = p.fill.get();
+        let new_fill = fill + EVENT_PREFIX + event.len();
+        // The fast path: an untagged event that fits the open frame as last
+        // measured. (No frame open: the limit is 0.)
+        if tag.is_none() && new_fill <= p.fill_limit.get() {
+            self.append(fill, event, max_events);
+            return Ok(());
+        }
+        self.push_slow(event, tag, max_events, now)
+    }
+
+    /// Everything but the fast path: tags, a fresh look at the free space,
+    /// sealing, opening. Out of line to keep the fast path small.
+    #[inline(never)]
+    unsafe fn push_slow(
+        &self,
+        event: &[u8],
+        tag: Option<u32>,
+        max_events: u64,
+        now: impl FnOnce() -> u32,
+    ) -> Result<(), Full> {
+        let p = &self.producer;
+        let fill = p.fill.get();
+        if fill > 0 {
+            // SAFETY: producer side (contract).
+            let tags = &*p.tags.get();
+            let tag_full = tag.is_some() && tags.len() == tags.capacity();
+            let fits_cap = fill + EVENT_PREFIX + event.len() <= self.max_frame_bytes;
+            if !tag_full && fits_cap && (p.events.get() as u64) < max_events {
+                let seg = p.seg.get();
+                let size = segment_size(fill + EVENT_PREFIX + event.len(), tags.len() + tag.is_some() as usize);
+                if (seg & self.mask) + size <= self.capacity() {
+                    // One more header's worth for the terminator after it.
+                    if !self.has_room(seg + size + HEADER) {
+                        self.seal();
+                        return Err(Full);
+                    }
+                    self.push_tag(tag);
+                    self.refresh_fill_limit();
+                    self.append(fill, event, max_events);
+                    return Ok(());
+                }
+                // Not before the end of the buffer: a new frame at its start.
             }
+            self.seal();
         }
-        let start = if need <= to_end { off } else { 0 };
-        // The terminator: free space we own (checked above). Relaxed: the
-        // Release commit below publishes it before the consumer can get here.
-        self.buf.header_word((start + need) & self.mask).store(0, Ordering::Relaxed);
-        write_body(&self.buf, start, tag, event);
-        let flags = if tag.is_some() { COMMITTED | TAGGED } else { COMMITTED };
-        // Commit word and stamp in one store. Release: publishes the
-        // terminator and the bytes above.
-        let header = (stamp as u64) << 32 | (event.len() as u32 | flags) as u64;
-        self.buf.header_word(start).store(header, Ordering::Release);
-        if start != off {
-            // The word at `off` was the previous terminator; turning it into
-            // a wrap marker only after the record at 0 is committed means the
-            // consumer, following it, finds a committed record there.
-            self.buf.header_word(off).store(WRAP as u64, Ordering::Release);
+        // Open a frame at `start`, or at the buffer start if it does not fit
+        // before the end.
+        let start = p.start.get();
+        let size = segment_size(FRAME_HEADER + EVENT_PREFIX + event.len(), tag.is_some() as usize);
+        let off = start & self.mask;
+        let seg = if off + size <= self.capacity() { start } else { start + (self.capacity() - off) };
+        if !self.has_room(seg + size + HEADER) {
+            return Err(Full);
         }
-        // Relaxed: read only for `used_bytes`, never to find records.
-        self.tail.store(tail + total, Ordering::Relaxed);
+        let stamp = now();
+        p.seg.set(seg);
+        p.fill.set(FRAME_HEADER);
+        p.events.set(0);
+        p.stamp.set(stamp);
+        self.open_since.store(OPEN | stamp as u64, Ordering::Relaxed);
+        self.push_tag(tag);
+        self.refresh_fill_limit();
+        self.append(FRAME_HEADER, event, max_events);
         Ok(())
     }
 
-    /// Consumes up to `max` records in order while `take` returns true.
-    /// Space is returned to the producer every [`super::publish_every`]
-    /// bytes and at the end.
-    ///
-    /// # Safety
-    /// Only one thread may call `drain` at a time.
-    pub unsafe fn drain(&self, max: usize, mut take: impl FnMut(u32, &[u8]) -> bool) -> usize {
-        self.drain_tagged(max, |stamp, _, event| take(stamp, event))
+    /// Records the tag of the event about to be appended.
+    #[inline(always)]
+    unsafe fn push_tag(&self, tag: Option<u32>) {
+        if let Some(tag) = tag {
+            let p = &self.producer;
+            (*p.tags.get()).push((p.events.get(), tag));
+        }
     }
 
-    /// Like `drain`, also passing each record's tag.
+    /// Recomputes how far the open frame may grow on the fast path: within
+    /// the frame cap, before the buffer end, and within the space free as of
+    /// the cached `head` (with the tags so far and the terminator behind it).
+    /// Segment sizes are multiples of 8 and so are both bounds, so comparing
+    /// unrounded sizes is exact.
+    #[inline(always)]
+    unsafe fn refresh_fill_limit(&self) {
+        let p = &self.producer;
+        let seg = p.seg.get();
+        let fixed = SEG_HEADER + (*p.tags.get()).len() * TAG_ENTRY;
+        let to_end = self.capacity() - (seg & self.mask);
+        let to_head = p.cached_head.get() + self.capacity() - HEADER - seg;
+        p.fill_limit.set(self.max_frame_bytes.min(to_end.min(to_head).saturating_sub(fixed)));
+    }
+
+    /// Writes one event at the end of the open frame (space checked), and
+    /// seals the frame at once when it now holds `max_events`, so a complete
+    /// frame does not wait for the next push.
+    #[inline(always)]
+    unsafe fn append(&self, fill: usize, event: &[u8], max_events: u64) {
+        let p = &self.producer;
+        // Not yet sealed, so the consumer does not read these bytes.
+        let at = (p.seg.get() & self.mask) + SEG_HEADER + fill;
+        self.buf.write(at, &(event.len() as u32).to_le_bytes());
+        self.buf.write(at + EVENT_PREFIX, event);
+        p.fill.set(fill + EVENT_PREFIX + event.len());
+        let events = p.events.get() + 1;
+        p.events.set(events);
+        if events as u64 >= max_events {
+            self.seal();
+        }
+    }
+
+    /// Seals the open frame, if any, so the consumer can take it.
+    ///
+    /// # Safety
+    /// As for `push_tagged`.
+    #[inline(never)]
+    pub unsafe fn seal(&self) {
+        let p = &self.producer;
+        let fill = p.fill.get();
+        if fill == 0 {
+            return;
+        }
+        let (seg, events) = (p.seg.get(), p.events.get());
+        let off = seg & self.mask;
+        // SAFETY: producer side (contract).
+        let tags = &mut *p.tags.get();
+        let mut header = [0u8; FRAME_HEADER];
+        header[..2].copy_from_slice(&MAGIC);
+        header[2] = VERSION;
+        header[4..].copy_from_slice(&events.to_le_bytes());
+        self.buf.write(off + SEG_HEADER, &header);
+        let mut at = off + SEG_HEADER + fill;
+        for &(index, tag) in tags.iter() {
+            self.buf.write(at, &index.to_le_bytes());
+            self.buf.write(at + 4, &tag.to_le_bytes());
+            at += TAG_ENTRY;
+        }
+        self.buf.write(off + 8, &p.stamp.get().to_le_bytes());
+        self.buf.write(off + 12, &events.to_le_bytes());
+        let next = seg + segment_size(fill, tags.len());
+        // The terminator: free space we own (checked when the space was
+        // taken). Relaxed: the Release store below publishes it before the
+        // consumer can get here.
+        self.buf.header_word(next & self.mask).store(0, Ordering::Relaxed);
+        // Release: publishes the frame, tags, info word and terminator.
+        self.buf.header_word(off).store(fill as u64 | (tags.len() as u64) << 32, Ordering::Release);
+        let start = p.start.get();
+        if seg != start {
+            // The word at `start` was the terminator; turning it into a wrap
+            // marker only after the segment at 0 is sealed means the
+            // consumer, following it, finds a sealed segment there.
+            self.buf.header_word(start & self.mask).store(WRAP_WORD, Ordering::Release);
+        }
+        tags.clear();
+        p.start.set(next);
+        p.seg.set(next);
+        p.fill.set(0);
+        p.fill_limit.set(0);
+        self.tail.store(next, Ordering::Relaxed);
+        self.open_since.store(0, Ordering::Relaxed);
+    }
+
+    /// Hands up to `max` sealed frames, in order, to `f`, and returns the
+    /// space of each to the producer once `f` returns.
     ///
     /// # Safety
     /// Only one thread may drain at a time.
-    pub unsafe fn drain_tagged(&self, max: usize, mut take: impl FnMut(u32, Option<u32>, &[u8]) -> bool) -> usize {
+    pub unsafe fn drain_frames(&self, max: usize, mut f: impl FnMut(SealedFrame<'_>)) -> usize {
         // Relaxed: only this thread writes `head`.
-        let start_head = self.head.load(Ordering::Relaxed);
-        let mut head = start_head;
-        let mut published = start_head;
-        let every = super::publish_every(self.capacity());
+        let mut head = self.head.load(Ordering::Relaxed);
         let mut taken = 0;
         while taken < max {
             let off = head & self.mask;
-            // Acquire: pairs with the producer's Release store of the header,
-            // making the record (and the terminator after it) visible.
-            let header = self.buf.header_word(off).load(Ordering::Acquire);
-            if header == 0 {
-                break; // the terminator: nothing committed past here yet
+            // Acquire: pairs with the seal's Release store, making the
+            // segment (and the terminator after it) visible.
+            let word = self.buf.header_word(off).load(Ordering::Acquire);
+            if word == 0 {
+                break; // the terminator: nothing sealed past here yet
             }
-            let (word, stamp) = (header as u32, (header >> 32) as u32);
-            if word == WRAP {
+            if word == WRAP_WORD {
                 head += self.capacity() - off;
                 continue;
             }
-            let len = (word & !(COMMITTED | TAGGED)) as usize;
-            let tagged = word & TAGGED != 0;
-            let (tag, body) = read_tag(&self.buf, off, tagged);
-            if !self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) {
-                break;
-            }
-            head += tagged_record_size(len, tagged);
+            let (fill, ntags) = (word as u32 as usize, (word >> 32) as usize);
+            let (stamp, events) = self.buf.read_u32_pair(off + 8);
+            self.buf.read(off + SEG_HEADER, fill, |frame| {
+                self.buf.read(off + SEG_HEADER + fill, ntags * TAG_ENTRY, |tags| {
+                    f(SealedFrame { frame, events, stamp, tags })
+                })
+            });
+            head += segment_size(fill, ntags);
             taken += 1;
-            if head - published >= every {
-                // Hand space back during a long drain, so a producer waiting
-                // on a full ring resumes now instead of after the whole drain.
-                // Release: as below.
-                self.head.store(head, Ordering::Release);
-                published = head;
-            }
-        }
-        if head != published {
-            // Release: our reads of the drained records happen-before the
-            // producer's reuse of that space (its Acquire load of `head`).
+            // Release: our reads of the frame happen-before the producer's
+            // reuse of its space (its Acquire load of `head`). Once per
+            // frame, so a producer facing a full ring resumes as soon as a
+            // frame is done.
             self.head.store(head, Ordering::Release);
         }
         taken
     }
+}
+
+/// The largest event a ring of `capacity` bytes can always take once empty:
+/// a one-event segment (tagged) plus the worst-case space skipped at the
+/// wrap and the terminator must fit.
+pub const fn max_event(capacity: usize) -> usize {
+    (capacity / 2).saturating_sub(SEG_HEADER + FRAME_HEADER + EVENT_PREFIX + TAG_ENTRY)
 }
