@@ -27,7 +27,7 @@ use crate::config::{Config, SinkChoice};
 use crate::error::{Code, Error, Result};
 use crate::frame::{encoded_len, FrameEncoder};
 use crate::pressure::{BatchParams, PressureLevel, RateMeter};
-use crate::ring::{Ring, RingKind, SealedFrame, SpscRing};
+use crate::ring::{Full, Ring, RingKind, SealedFrame, SpscRing};
 #[cfg(feature = "kafka")]
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
 use crate::sink::{CallbackSink, Completion, NullSink, Sink};
@@ -299,9 +299,7 @@ impl Gates {
         if event.len() > core.event_max_bytes {
             return false;
         }
-        // SAFETY: `p` < partitions, the ring count.
-        let ring = core.rings.get_unchecked(p);
-        if ring.push_tagged(event, None, core.max_events.load(Ordering::Relaxed), || core.clock.now_us()).is_err() {
+        if core.push(p, event, None).is_err() {
             return false;
         }
         self.count_submitted(p);
@@ -356,7 +354,7 @@ impl Gates {
             } else {
                 (None, 0)
             };
-            if core.rings[p].push_tagged(event, tag, core.max_events.load(Ordering::Relaxed), || core.clock.now_us()).is_ok() {
+            if core.push(p, event, tag).is_ok() {
                 self.count_submitted(p);
                 return Ok(ticket);
             }
@@ -419,6 +417,12 @@ impl Clock {
         self.now_us.load(Ordering::Relaxed)
     }
 
+    /// The real time on the same scale: a clock call, for stamps taken once
+    /// per frame.
+    fn exact_us(&self) -> u32 {
+        self.start.elapsed().as_micros() as u32
+    }
+
     /// Advances the clock to the real time and returns it. fetch_max keeps it
     /// monotonic when several flush threads tick.
     fn tick(&self) -> u32 {
@@ -459,6 +463,21 @@ pub(crate) struct Core {
 }
 
 impl Core {
+    /// Appends `event` to partition `p`'s ring.
+    ///
+    /// # Safety
+    /// The caller holds partition `p`'s gate (`p` < partitions).
+    #[inline(always)]
+    unsafe fn push(&self, p: usize, event: &[u8], tag: Option<u32>) -> std::result::Result<(), Full> {
+        match self.rings.get_unchecked(p) {
+            // Stamped once per frame, so the exact time is affordable, and
+            // T is then measured from the real enqueue of the frame's first event.
+            Ring::Spsc(r) => r.push_tagged(event, tag, self.max_events.load(Ordering::Relaxed), || self.clock.exact_us()),
+            // Stamped per record: the coarse clock's one relaxed load.
+            Ring::Mpsc(r) => r.push_tagged(event, self.clock.now_us(), tag),
+        }
+    }
+
     fn wake_flushers(&self) {
         let _g = self.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.wake.notify_all();

@@ -152,27 +152,6 @@ impl Ring {
         }
     }
 
-    /// Appends one event carrying an optional `tag`. The SPSC ring appends it
-    /// to its open frame, seals the frame at `max_events` and stamps a new
-    /// frame with `now()`; the MPSC ring stamps every record.
-    ///
-    /// # Safety
-    /// For an SPSC ring, no other thread may be on its producer side
-    /// (`push_tagged`, `seal`) at the same time.
-    #[inline(always)]
-    pub unsafe fn push_tagged(
-        &self,
-        event: &[u8],
-        tag: Option<u32>,
-        max_events: u64,
-        now: impl FnOnce() -> u32,
-    ) -> Result<(), Full> {
-        match self {
-            Ring::Spsc(r) => r.push_tagged(event, tag, max_events, now),
-            Ring::Mpsc(r) => r.push_tagged(event, now(), tag),
-        }
-    }
-
     /// Bytes in use (not yet drained); a snapshot.
     pub fn used_bytes(&self) -> usize {
         match self {

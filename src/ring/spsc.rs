@@ -163,14 +163,22 @@ impl SpscRing {
     }
 
     /// How long the open frame's oldest event has waited at `now` (same
-    /// clock as the stamps), or None if no frame is open. A hint read without
-    /// the producer side: it may lag a frame just opened or sealed.
+    /// wrapping clock as the stamps; 0 if the stamp is later than `now`), or
+    /// None if no frame is open. A hint read without the producer side: it
+    /// may lag a frame just opened or sealed.
     #[inline]
     pub fn open_waited(&self, now: u32) -> Option<u32> {
         // Relaxed: a hint only; whoever acts on it seals under the producer
         // side's exclusion, where the real state is read.
         let open = self.open_since.load(Ordering::Relaxed);
-        (open & OPEN != 0).then(|| now.wrapping_sub(open as u32))
+        (open & OPEN != 0).then(|| {
+            let waited = now.wrapping_sub(open as u32);
+            if waited < 1 << 31 {
+                waited
+            } else {
+                0
+            }
+        })
     }
 
     /// True when `end - head` fits in the ring, reloading `head` only when
