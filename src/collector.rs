@@ -403,9 +403,11 @@ impl Drop for Entered<'_> {
 }
 
 /// A coarse microsecond clock. Flush threads advance it; producers read it
-/// with one relaxed load instead of a clock call per event. It can only lag,
-/// so an event's stamp is never later than its real enqueue: a lagging stamp
-/// flushes earlier, never later, and the latency budget still holds.
+/// with one relaxed load instead of a clock call per event (MPSC records).
+/// It can only lag, so an event's stamp is never later than its real
+/// enqueue: a lagging stamp flushes earlier, never later, and the latency
+/// budget still holds. SPSC frames are stamped once per frame with
+/// [`Clock::exact_us`], on the same scale.
 struct Clock {
     start: Instant,
     now_us: CachePadded<AtomicU32>,
