@@ -807,9 +807,9 @@ impl FlushThread {
     fn run(mut self) {
         let mut seen_epoch = self.core.flush_epoch.load(Ordering::Acquire);
         let mut idle = IDLE_MIN;
-        // Start of the previous pass: an event this pass sees for the first
-        // time was published after that pass read the ring, so it cannot be
-        // older. Tightens the coarse stamp when the clock lagged.
+        // Start of the previous pass: an MPSC record this pass sees for the
+        // first time was published after that pass read the ring, so it
+        // cannot be older. Tightens the coarse stamp when the clock lagged.
         let mut prev_pass = self.core.clock.tick();
         loop {
             // Read before draining: whatever was submitted before a stop or
