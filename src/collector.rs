@@ -263,7 +263,7 @@ impl Gates {
     ///
     /// # Safety
     /// `core` must point to a live `Core` until `close()` has returned.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn submit(&self, core: *const Core, event: &[u8]) -> Result<()> {
         self.submit_inner(core, event, false).map(|_| ())
     }

@@ -56,18 +56,25 @@ impl Handle {
     /// # Safety
     /// A non-null `ptr` must have come from [`Handle::create`] (possibly
     /// freed since: that is fine).
+    #[inline(always)]
     pub unsafe fn from_ptr<'a>(ptr: *const Handle) -> Result<&'a Handle> {
         match ptr.as_ref() {
-            None => Err(Error::new(crate::error::Code::MB_ERR_NULL_ARG, "collector handle is NULL")),
-            Some(h) if h.magic != MAGIC => Err(Error::new(
-                crate::error::Code::MB_ERR_INTERNAL,
-                "pointer is not a microbatch collector handle",
-            )),
-            Some(h) => Ok(h),
+            Some(h) if h.magic == MAGIC => Ok(h),
+            other => Err(Self::not_a_handle(other.is_none())),
         }
     }
 
-    #[inline]
+    #[cold]
+    #[inline(never)]
+    fn not_a_handle(null: bool) -> Error {
+        if null {
+            Error::new(crate::error::Code::MB_ERR_NULL_ARG, "collector handle is NULL")
+        } else {
+            Error::new(crate::error::Code::MB_ERR_INTERNAL, "pointer is not a microbatch collector handle")
+        }
+    }
+
+    #[inline(always)]
     pub fn submit(&self, event: &[u8]) -> Result<()> {
         // SAFETY: see the module docs: `core` is used only inside an open gate.
         unsafe { self.gates.submit(self.core, event) }

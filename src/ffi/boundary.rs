@@ -23,31 +23,44 @@ pub(crate) fn with_last_error<R>(f: impl FnOnce(&str) -> R) -> R {
 
 /// Converts a Rust result into the C result code, recording the message of
 /// an error as this thread's last error.
+#[inline(always)]
 pub(crate) fn to_code(result: Result<(), Error>) -> mb_result {
     match result {
         Ok(()) => mb_result::MB_OK,
-        Err(e) => {
-            set_last_error(e.message());
-            e.code()
-        }
+        Err(e) => error_code(e),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn error_code(e: Error) -> mb_result {
+    set_last_error(e.message());
+    e.code()
 }
 
 /// Runs an entry point's body, turning a panic into MB_ERR_PANIC (with the
 /// panic message as last error) instead of unwinding into C.
+///
+/// Inlined, so on the success path it costs the body alone: catch_unwind
+/// adds only a landing pad, and the error and panic paths are out of line.
+#[inline(always)]
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), Error>) -> mb_result {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(result) => to_code(result),
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            set_last_error(&format!("panic inside microbatch: {what}"));
-            mb_result::MB_ERR_PANIC
-        }
+        Err(payload) => panic_code(payload),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn panic_code(payload: Box<dyn std::any::Any + Send>) -> mb_result {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    set_last_error(&format!("panic inside microbatch: {what}"));
+    mb_result::MB_ERR_PANIC
 }
 
 /// Like [`guard`] for entry points that return no code: a panic is recorded
@@ -71,15 +84,22 @@ pub(crate) fn non_null_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, 
 }
 
 /// A byte slice from a C (pointer, length) pair; NULL is allowed for length 0.
+#[inline(always)]
 pub(crate) fn bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8], Error> {
     if len == 0 {
         return Ok(&[]);
     }
     if ptr.is_null() {
-        return Err(Error::new(mb_result::MB_ERR_NULL_ARG, format!("`{name}` is NULL with length {len}")));
+        return Err(null_bytes(name, len));
     }
     // SAFETY: the caller promises `len` readable bytes at `ptr`.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+#[cold]
+#[inline(never)]
+fn null_bytes(name: &str, len: usize) -> Error {
+    Error::new(mb_result::MB_ERR_NULL_ARG, format!("`{name}` is NULL with length {len}"))
 }
 
 /// A UTF-8 string from a NUL-terminated C string.
