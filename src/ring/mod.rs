@@ -34,7 +34,7 @@ pub mod mpsc;
 pub mod spsc;
 
 pub use mpsc::MpscRing;
-pub use spsc::{SealedFrame, SpscRing};
+pub use spsc::{SealedEvents, SealedFrame, SpscRing};
 
 /// Bytes of an MPSC record header, and of the terminator both rings keep.
 pub const HEADER: usize = 8;
@@ -201,6 +201,8 @@ mod tests {
             ring.drain_frames(usize::MAX, |f| {
                 let events: Vec<Vec<u8>> = frame::events(f.frame).unwrap().map(|e| e.unwrap().to_vec()).collect();
                 assert_eq!(events.len(), f.events as usize);
+                // The unchecked walk sees exactly what the checked decoder sees.
+                assert!(f.events().eq(events.iter().map(|e| &e[..])));
                 got.push((f.stamp, events, f.tags().collect()));
             })
         };

@@ -69,6 +69,39 @@ impl SealedFrame<'_> {
     pub fn tag_count(&self) -> usize {
         self.tags.len() / TAG_ENTRY
     }
+
+    /// The frame's events, in order. The producer laid them out, so this
+    /// walks the length prefixes without the checks of
+    /// [`crate::frame::events`], which is for frames from elsewhere.
+    pub fn events(&self) -> SealedEvents<'_> {
+        SealedEvents { rest: &self.frame[FRAME_HEADER..], remaining: self.events }
+    }
+}
+
+/// Iterator over the events of a [`SealedFrame`].
+pub struct SealedEvents<'a> {
+    rest: &'a [u8],
+    remaining: u32,
+}
+
+impl<'a> Iterator for SealedEvents<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let len = u32::from_le_bytes(self.rest[..EVENT_PREFIX].try_into().unwrap()) as usize;
+        let (event, rest) = self.rest[EVENT_PREFIX..].split_at(len);
+        self.rest = rest;
+        Some(event)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining as usize, Some(self.remaining as usize))
+    }
 }
 
 /// Bytes of a segment whose frame holds `fill` bytes and `tags` tag entries.
