@@ -34,7 +34,9 @@
 //! Run: `cargo bench --bench collector` (criterion flags after `--` override
 //! the defaults set in `config()`), or `MB_SIDE_BY_SIDE=<rounds> cargo bench
 //! --bench collector` for the interleaved comparison (see `side_by_side`),
-//! which is what README quotes.
+//! which is what README quotes. `MB_EXTRA=key=value,...` adds config keys to
+//! the microbatch contenders (e.g. `ring.capacity.bytes=1048576`) for tuning
+//! experiments.
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -183,7 +185,14 @@ struct Microbatch {
 
 impl Microbatch {
     fn new(name: &'static str, ring_type: &CStr) -> Microbatch {
-        let handle = CHandle::new(&[(c"sink", c"null"), (c"level", LEVEL), (c"ring.type", ring_type)]);
+        let mut settings: Vec<(std::ffi::CString, std::ffi::CString)> = vec![];
+        for kv in std::env::var("MB_EXTRA").unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').expect("MB_EXTRA: comma-separated key=value pairs");
+            settings.push((std::ffi::CString::new(k).unwrap(), std::ffi::CString::new(v).unwrap()));
+        }
+        let mut all: Vec<(&CStr, &CStr)> = vec![(c"sink", c"null"), (c"level", LEVEL), (c"ring.type", ring_type)];
+        all.extend(settings.iter().map(|(k, v)| (k.as_c_str(), v.as_c_str())));
+        let handle = CHandle::new(&all);
         Microbatch { name, handle, full: AtomicU64::new(0) }
     }
 }
