@@ -293,16 +293,54 @@ impl Gates {
     #[inline(always)]
     unsafe fn try_submit(&self, core: *const Core, event: &[u8]) -> bool {
         let p = self.home();
-        let Some(_inside) = Entered::new(self, p) else { return false };
-        // SAFETY: as in submit_slow: the gate is held and open.
+        match self.kind {
+            RingKind::Spsc => self.try_submit_spsc(core, p, event),
+            RingKind::Mpsc => {
+                let Some(_inside) = Entered::new(self, p) else { return false };
+                // SAFETY: as in submit_slow: the gate is held and open.
+                let core = &*core;
+                if event.len() > core.event_max_bytes || core.push(p, event, None).is_err() {
+                    return false;
+                }
+                self.count_submitted(p);
+                true
+            }
+        }
+    }
+
+    /// The SPSC attempt, with the gate protocol of [`Gates::enter`] written
+    /// out for one ring kind: one CAS, no spinning (a held gate, a closed
+    /// collector, a full ring or a large event all go to the slow path).
+    #[inline(always)]
+    unsafe fn try_submit_spsc(&self, core: *const Core, p: usize, event: &[u8]) -> bool {
+        let gate = self.gate(p);
+        // SeqCst RMW then SeqCst load of `closed`: the Dekker pairing with
+        // close(), as in `enter`.
+        if gate.state.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        /// Leaves the gate, also when unwinding.
+        struct Held<'a>(&'a AtomicU32);
+        impl Drop for Held<'_> {
+            #[inline(always)]
+            fn drop(&mut self) {
+                // Release: the ring writes and the count happen-before the
+                // next holder's entry and close() seeing the gate free.
+                self.0.store(0, Ordering::Release);
+            }
+        }
+        let _held = Held(&gate.state);
+        if self.closed.load(Ordering::SeqCst) {
+            return false;
+        }
+        // SAFETY: the gate is held and the collector is open, so `core` is
+        // alive; `p` < partitions.
         let core = &*core;
-        if event.len() > core.event_max_bytes {
+        if event.len() > core.event_max_bytes || core.push(p, event, None).is_err() {
             return false;
         }
-        if core.push(p, event, None).is_err() {
-            return false;
-        }
-        self.count_submitted(p);
+        // Only the gate holder writes an SPSC partition's counter.
+        gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Release);
         true
     }
 
