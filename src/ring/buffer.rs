@@ -81,8 +81,8 @@ mod imp {
 }
 
 /// Copies `len` bytes. Events are mostly small, and for up to 128 bytes a
-/// few overlapping unaligned 16-byte moves inline beat a call into the C
-/// library's memcpy, which must first dispatch on the size.
+/// few unaligned 16-byte moves inline (the last one overlapping) beat a call
+/// into the C library's memcpy, which must first dispatch on the size.
 ///
 /// # Safety
 /// As for `ptr::copy_nonoverlapping`.
@@ -110,8 +110,17 @@ unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
         4..=7 => ends!(u32, 1),
         8..=15 => ends!(u64, 1),
         16..=32 => ends!(u128, 1),
-        33..=64 => ends!(u128, 2),
-        65..=128 => ends!(u128, 4),
+        33..=128 => {
+            // 16-byte chunks, each moved through one register (an array of
+            // them would be spilled to the stack), then the last 16 bytes,
+            // overlapping the final chunk.
+            let mut i = 0;
+            while i + 16 < len {
+                wr(dst.add(i) as *mut u128, rd(src.add(i) as *const u128));
+                i += 16;
+            }
+            wr(dst.add(len - 16) as *mut u128, rd(src.add(len - 16) as *const u128));
+        }
         _ => std::ptr::copy_nonoverlapping(src, dst, len),
     }
 }
