@@ -196,7 +196,7 @@ impl Gates {
     /// close() waits for it like for a submit.
     fn with_gate_held<R>(&self, p: usize, f: impl FnOnce() -> R) -> R {
         debug_assert_eq!(self.kind, RingKind::Spsc);
-        let gate = &self.gates[p].state;
+        let gate = &self.gate(p).state;
         let backoff = Backoff::new();
         // Acquire: the holder before us released its ring writes.
         while gate.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
@@ -205,15 +205,7 @@ impl Gates {
                 std::thread::yield_now();
             }
         }
-        /// Releases the gate also when `f` unwinds.
-        struct Release<'a>(&'a AtomicU32);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                // Release: the seal's writes happen-before the next holder.
-                self.0.store(0, Ordering::Release);
-            }
-        }
-        let _release = Release(gate);
+        let _held = SpscGateHeld(gate);
         f()
     }
 
@@ -319,17 +311,7 @@ impl Gates {
         if gate.state.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
             return false;
         }
-        /// Leaves the gate, also when unwinding.
-        struct Held<'a>(&'a AtomicU32);
-        impl Drop for Held<'_> {
-            #[inline(always)]
-            fn drop(&mut self) {
-                // Release: the ring writes and the count happen-before the
-                // next holder's entry and close() seeing the gate free.
-                self.0.store(0, Ordering::Release);
-            }
-        }
-        let _held = Held(&gate.state);
+        let _held = SpscGateHeld(&gate.state);
         if self.closed.load(Ordering::SeqCst) {
             return false;
         }
@@ -414,6 +396,19 @@ impl Gates {
             drop(inside);
             std::thread::sleep(Duration::from_micros(50));
         }
+    }
+}
+
+/// An SPSC gate this thread took with a CAS (the fast submit path, or a
+/// flush thread sealing); dropping it, also by unwinding, releases it.
+struct SpscGateHeld<'a>(&'a AtomicU32);
+
+impl Drop for SpscGateHeld<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Release: the ring writes and the count happen-before the next
+        // holder's entry and close() seeing the gate free.
+        self.0.store(0, Ordering::Release);
     }
 }
 
