@@ -152,14 +152,6 @@ impl Ring {
         }
     }
 
-    /// Bytes in use (not yet drained); a snapshot.
-    pub fn used_bytes(&self) -> usize {
-        match self {
-            Ring::Spsc(r) => r.used_bytes(),
-            Ring::Mpsc(r) => r.used_bytes(),
-        }
-    }
-
     pub fn capacity(&self) -> usize {
         match self {
             Ring::Spsc(r) => r.capacity(),

@@ -273,11 +273,11 @@ impl SpscRing {
         if fill > 0 {
             // SAFETY: producer side (contract).
             let tags = &*p.tags.get();
+            let new_fill = fill + EVENT_PREFIX + event.len();
             let tag_full = tag.is_some() && tags.len() == tags.capacity();
-            let fits_cap = fill + EVENT_PREFIX + event.len() <= self.max_frame_bytes;
-            if !tag_full && fits_cap && (p.events.get() as u64) < max_events {
+            if !tag_full && new_fill <= self.max_frame_bytes && (p.events.get() as u64) < max_events {
                 let seg = p.seg.get();
-                let size = segment_size(fill + EVENT_PREFIX + event.len(), tags.len() + tag.is_some() as usize);
+                let size = segment_size(new_fill, tags.len() + tag.is_some() as usize);
                 if (seg & self.mask) + size <= self.capacity() {
                     // One more header's worth for the terminator after it.
                     if !self.has_room(seg + size + HEADER) {
