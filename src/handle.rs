@@ -22,6 +22,9 @@ const MAGIC: u64 = 0x6d62_636f_6c6c_6563; // "mbcollec"
 
 pub struct Handle {
     magic: u64,
+    /// `Gates::id` of `gates`, beside `magic` so the submit fast path reads
+    /// one line of the handle.
+    gates_id: u64,
     gates: Arc<Gates>,
     /// The collector's core, valid while the gates are open (see module docs).
     core: *const Core,
@@ -42,6 +45,7 @@ impl Handle {
         let collector = Box::new(Collector::new(config)?);
         let handle: &'static Handle = Box::leak(Box::new(Handle {
             magic: MAGIC,
+            gates_id: collector.gates().id(),
             gates: collector.gates().clone(),
             core: collector.core_ptr(),
             collector: AtomicPtr::new(Box::into_raw(collector)),
@@ -74,10 +78,30 @@ impl Handle {
         }
     }
 
+    /// The C submit's fast path: true if `ptr` is a handle, (`data`, `len`)
+    /// a valid slice, and the collector's fast attempt took the event.
+    /// False, with nothing done, for anything else, which the caller then
+    /// hands to the checked path ([`Handle::from_ptr`], [`Handle::submit`])
+    /// for its error or the slow path. No calls and nothing that can panic,
+    /// so a C entry point can run it before its panic boundary and stay a
+    /// leaf function with one jump out.
+    ///
+    /// # Safety
+    /// As for [`Handle::from_ptr`]; a non-null `data` points to `len`
+    /// readable bytes.
+    #[inline(always)]
+    pub unsafe fn try_submit_fast(ptr: *const Handle, data: *const u8, len: usize) -> bool {
+        let Some(handle) = ptr.as_ref() else { return false };
+        if handle.magic != MAGIC || data.is_null() {
+            return false;
+        }
+        Gates::try_submit_home(handle.gates_id, std::slice::from_raw_parts(data, len))
+    }
+
     #[inline(always)]
     pub fn submit(&self, event: &[u8]) -> Result<()> {
         // SAFETY: see the module docs: `core` is used only inside an open gate.
-        unsafe { self.gates.submit(self.core, event) }
+        unsafe { self.gates.submit(self.gates_id, self.core, event) }
     }
 
     /// Submits an event to wait for; returns its ticket.

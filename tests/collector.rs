@@ -143,3 +143,39 @@ fn close_flushes_pending_and_refuses_later_submits() {
     assert_eq!(c.submit(b"late").unwrap_err().code(), Code::MB_ERR_CLOSED);
     assert_eq!(c.flush(Duration::from_millis(10)).unwrap_err().code(), Code::MB_ERR_CLOSED);
 }
+
+/// A thread remembers the partition (and, for SPSC, the ring) of the last
+/// collector it submitted to. Switching collectors, and outliving one, must
+/// never send an event to the wrong collector or to freed memory.
+#[test]
+fn one_thread_switching_between_collectors_and_outliving_one() {
+    let events = |rec: &Recorder| -> Vec<u32> {
+        rec.frames.lock().unwrap().iter().flat_map(|(_, f)| f.iter()).map(|e| u32::from_le_bytes(e[..].try_into().unwrap())).collect()
+    };
+    for ring in ["spsc", "mpsc"] {
+        let (ra, rb, rc) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        let settings = [("ring.type", ring), ("level", "L10_MAX")];
+        let a = Collector::new(&config(&settings, ra.clone())).unwrap();
+        let b = Collector::new(&config(&settings, rb.clone())).unwrap();
+        for i in 0..300u32 {
+            // Runs of different lengths, so some switches land mid-frame.
+            let target = if (i / 7) % 2 == 0 { &a } else { &b };
+            target.submit(&i.to_le_bytes()).unwrap();
+        }
+        drop(a);
+        // Likely allocated where `a` was: a stale home must not match it.
+        let c = Collector::new(&config(&settings, rc.clone())).unwrap();
+        for i in 300..400u32 {
+            c.submit(&i.to_le_bytes()).unwrap();
+            b.submit(&i.to_le_bytes()).unwrap();
+        }
+        b.flush(Duration::from_secs(5)).unwrap();
+        c.flush(Duration::from_secs(5)).unwrap();
+        let want_a: Vec<u32> = (0..300).filter(|i| (i / 7) % 2 == 0).collect();
+        let want_b: Vec<u32> = (0..300).filter(|i| (i / 7) % 2 == 1).chain(300..400).collect();
+        assert_eq!(events(&ra), want_a, "{ring}: collector a");
+        assert_eq!(events(&rb), want_b, "{ring}: collector b");
+        assert_eq!(events(&rc), (300..400).collect::<Vec<_>>(), "{ring}: collector c");
+        assert_eq!((b.status().submitted, c.status().submitted), (want_b.len() as u64, 100));
+    }
+}

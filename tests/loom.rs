@@ -211,6 +211,74 @@ fn spsc_consumer_seals_under_the_gate() {
     });
 }
 
+/// The collector's SPSC gate word (`collector::gate`) when the collector
+/// closes: a submitter appends under the gate (the fast path's one attempt,
+/// then the slow path's wait), a closer takes the gate for good, and the
+/// flush thread, a third thread, seals under the gate or, once it finds it
+/// closed, without it. Every event a submitter got in with is drained, once,
+/// in order; none gets in after the close; and loom checks that a seal after
+/// the close is ordered after the submitter's writes, which the flush thread
+/// sees only through the gate word (the closer's CAS continues the last
+/// holder's release sequence). A mutant whose waiting CAS fails with
+/// Relaxed instead of Acquire fails this model.
+///
+/// No preemptions: a thread switches only where it yields, blocks or ends,
+/// so no thread is ever seen holding the gate, and nobody spins on it (loom
+/// cannot bound two threads yielding to each other while a third holds the
+/// gate). The interleavings that matter are whole critical sections.
+#[test]
+fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
+    use microbatch::collector::gate::{Entry, SpscGate};
+    builder(0).check(|| {
+        let ring = Arc::new(SpscRing::new(SPSC_CAP, usize::MAX));
+        let gate = Arc::new(SpscGate::new());
+        let submitter = {
+            let (ring, gate) = (ring.clone(), gate.clone());
+            thread::spawn(move || {
+                let mut accepted = 0u8;
+                for seq in 0..2u8 {
+                    let ev = event(1, seq, 8);
+                    if !gate.try_enter() && gate.enter() == Entry::Closed {
+                        break;
+                    }
+                    // SAFETY: the gate makes this the only producer side; two
+                    // small events never fill the ring.
+                    unsafe {
+                        if !ring.try_append(&ev, u64::MAX) {
+                            ring.push_tagged(&ev, None, u64::MAX, || seq as u32).unwrap();
+                        }
+                    }
+                    gate.release();
+                    accepted += 1;
+                    thread::yield_now();
+                }
+                accepted
+            })
+        };
+        let closer = {
+            let gate = gate.clone();
+            thread::spawn(move || gate.close())
+        };
+        let mut got = Vec::new();
+        // Flush passes racing the others, as long as the gate is open.
+        for _ in 0..3 {
+            thread::yield_now();
+            // SAFETY: hold() gives this thread the producer side; it is the
+            // only consumer.
+            gate.hold(|| unsafe { ring.seal() });
+            unsafe { ring.drain_frames(usize::MAX, |f| decode_into(&f, &mut got)) };
+        }
+        let accepted = submitter.join().unwrap();
+        closer.join().unwrap();
+        // The last pass, after the close, as the flush thread's at stop.
+        gate.hold(|| unsafe { ring.seal() });
+        unsafe { ring.drain_frames(usize::MAX, |f| decode_into(&f, &mut got)) };
+        let events: Vec<Vec<u8>> = got.into_iter().map(|g| g.2).collect();
+        assert_eq!(events, (0..accepted).map(|seq| event(1, seq, 8)).collect::<Vec<_>>());
+        assert!(!gate.try_enter(), "a closed gate stays closed");
+    });
+}
+
 /// A full ring seals its open frame, refuses without writing anything, and
 /// takes the event once the consumer has drained that frame.
 #[test]

@@ -101,6 +101,18 @@ pub extern "C" fn mb_collector_new(cfg: *const Config, out: *mut *mut Handle) ->
 /// `len` is 0.
 #[no_mangle]
 pub extern "C" fn mb_collector_submit(c: *mut Handle, data: *const u8, len: usize) -> mb_result {
+    // SAFETY: the C caller's promises (a handle from mb_collector_new, `len`
+    // readable bytes at a non-null `data`). The fast path cannot panic, so it
+    // runs before the boundary; whatever it does not take goes through the
+    // checked path, which reports errors and catches panics.
+    if unsafe { Handle::try_submit_fast(c, data, len) } {
+        return mb_result::MB_OK;
+    }
+    submit_checked(c, data, len)
+}
+
+#[inline(never)]
+fn submit_checked(c: *mut Handle, data: *const u8, len: usize) -> mb_result {
     guard(|| {
         // SAFETY: a non-null handle came from mb_collector_new (freed or not).
         let handle = unsafe { Handle::from_ptr(c) }?;

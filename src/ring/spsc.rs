@@ -258,6 +258,29 @@ impl SpscRing {
         self.push_slow(event, tag, max_events, now)
     }
 
+    /// The collector's submit fast path: appends an untagged event if it fits
+    /// the open frame as last measured and does not complete it (the event
+    /// that makes `max_events` goes through [`SpscRing::push_tagged`], which
+    /// seals). Returns false, with nothing written, otherwise; no frame open
+    /// also means false. Never calls out, so the caller's fast path stays a
+    /// leaf.
+    ///
+    /// # Safety
+    /// As for `push_tagged`.
+    #[inline(always)]
+    pub unsafe fn try_append(&self, event: &[u8], max_events: u64) -> bool {
+        let p = &self.producer;
+        let fill = p.fill.get();
+        let new_fill = fill + EVENT_PREFIX + event.len();
+        let events = p.events.get() + 1;
+        if new_fill > p.fill_limit.get() || events as u64 >= max_events {
+            return false;
+        }
+        self.write_event(fill, event);
+        p.events.set(events);
+        true
+    }
+
     /// Everything but the fast path: tags, a fresh look at the free space,
     /// sealing, opening. Out of line to keep the fast path small.
     #[inline(never)]
@@ -344,16 +367,24 @@ impl SpscRing {
     #[inline(always)]
     unsafe fn append(&self, fill: usize, event: &[u8], max_events: u64) {
         let p = &self.producer;
-        // Not yet sealed, so the consumer does not read these bytes.
-        let at = (p.seg.get() & self.mask) + SEG_HEADER + fill;
-        self.buf.write(at, &(event.len() as u32).to_le_bytes());
-        self.buf.write(at + EVENT_PREFIX, event);
-        p.fill.set(fill + EVENT_PREFIX + event.len());
+        self.write_event(fill, event);
         let events = p.events.get() + 1;
         p.events.set(events);
         if events as u64 >= max_events {
             self.seal();
         }
+    }
+
+    /// Writes one event (length prefix, bytes) at `fill` in the open frame,
+    /// space checked by the caller, and advances `fill` past it.
+    #[inline(always)]
+    unsafe fn write_event(&self, fill: usize, event: &[u8]) {
+        let p = &self.producer;
+        // Not yet sealed, so the consumer does not read these bytes.
+        let at = (p.seg.get() & self.mask) + SEG_HEADER + fill;
+        self.buf.write(at, &(event.len() as u32).to_le_bytes());
+        self.buf.write(at + EVENT_PREFIX, event);
+        p.fill.set(fill + EVENT_PREFIX + event.len());
     }
 
     /// Seals the open frame, if any, so the consumer can take it.

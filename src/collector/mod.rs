@@ -17,11 +17,22 @@
 //! ```
 //!
 //! A thread always submits to the same partition (its "home"), so events from
-//! one thread stay in order. Each partition has a [`Gate`]: with SPSC rings
-//! it is a tiny lock that lets threads sharing a partition take turns, and
-//! that a flush thread takes to seal a frame; with MPSC rings it only counts
-//! producers inside. Either way the gate is also what makes closing safe
-//! against concurrent submits (see [`Gates::close`]).
+//! one thread stay in order. Each partition has a `Gate`: with SPSC rings
+//! it holds a one-word lock ([`gate::SpscGate`]) that lets threads sharing a
+//! partition take turns, that a flush thread takes to seal a frame, and that
+//! closing takes for good; with MPSC rings it counts producers inside. Either
+//! way the gate is what makes closing safe against concurrent submits (see
+//! [`Gates::close`]).
+//!
+//! The SPSC submit fast path (`Gates::try_submit_home`) reaches its gate
+//! and ring through a thread-local `Home` recorded by an earlier submit,
+//! instead of walking from the collector: one compare-and-swap, a few checks
+//! on the gate's cache line, the copy into the open frame, a count, a
+//! release. Everything else (first submit of a thread, tracked and large
+//! events, frames to open or seal, full rings, held or closed gates, MPSC)
+//! is out of line.
+
+pub mod gate;
 
 use crate::config::{Config, SinkChoice};
 use crate::error::{Code, Error, Result};
@@ -32,6 +43,7 @@ use crate::ring::{Full, Ring, RingKind, SealedFrame, SpscRing};
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
 use crate::sink::{CallbackSink, Completion, NullSink, Sink};
 use crate::stats::Accounting;
+use gate::{Entry, SpscGate};
 use crossbeam_utils::{Backoff, CachePadded};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -69,13 +81,19 @@ pub struct Status {
     pub sink_errors: u64,
 }
 
-/// A partition's admission gate and submit counter, on one cache line that
-/// the submitting core owns in the steady state.
+/// What a submit touches of one partition besides its ring, on one cache
+/// line that the submitting core owns in the steady state.
 struct Gate {
-    /// SPSC: 0 free, 1 held. MPSC: number of producers inside.
-    state: AtomicU32,
+    /// SPSC: the partition's lock (see [`gate`]).
+    spsc: SpscGate,
+    /// MPSC: producers inside; close() waits for 0.
+    inside: AtomicU32,
     /// Events accepted into this partition's ring.
     submitted: AtomicU64,
+    /// The current N, copied from [`Core`] by `set_level`, so the fast path
+    /// finds it on this line.
+    max_events: AtomicU64,
+    event_max_bytes: usize,
 }
 
 /// Admission control for all partitions. Outlives the collector when a C or
@@ -92,45 +110,79 @@ pub struct Gates {
 static NEXT_GATES_ID: AtomicU64 = AtomicU64::new(1);
 static NEXT_THREAD_NO: AtomicUsize = AtomicUsize::new(0);
 
+/// Where this thread submits for the collector it used last.
+#[derive(Clone, Copy)]
+struct Home {
+    /// Which collector: `Gates::id`, unique for the life of the process, so
+    /// an entry left behind by a dropped collector never matches another.
+    gates_id: u64,
+    partition: usize,
+    /// That partition's gate, inside the `Gates` of `gates_id`: valid while
+    /// the caller holds those gates, which a matching id implies.
+    gate: *const Gate,
+    /// That partition's SPSC ring, recorded by a submit that got through
+    /// the open gate (so the collector was alive); null for MPSC, and until
+    /// then. The fast path dereferences it only inside the open gate, where
+    /// the collector cannot have been dropped.
+    spsc: *const SpscRing,
+}
+
+impl Home {
+    const NONE: Home = Home { gates_id: 0, partition: 0, gate: std::ptr::null(), spsc: std::ptr::null() };
+}
+
 thread_local! {
     /// This thread's number, assigned at its first submit, so threads spread
     /// over partitions round-robin.
     static THREAD_NO: Cell<usize> = const { Cell::new(usize::MAX) };
-    /// (Gates id, home partition) of the collector this thread used last:
-    /// saves a division per submit.
-    static HOME: Cell<(u64, usize)> = const { Cell::new((0, 0)) };
+    /// The fast path's way in: no division, no walk from the collector to
+    /// its gate and ring.
+    static HOME: Cell<Home> = const { Cell::new(Home::NONE) };
 }
 
 impl Gates {
-    fn new(kind: RingKind, partitions: usize) -> Gates {
+    fn new(kind: RingKind, partitions: usize, event_max_bytes: usize) -> Gates {
         Gates {
             id: NEXT_GATES_ID.fetch_add(1, Ordering::Relaxed),
             kind,
             closed: CachePadded::new(AtomicBool::new(false)),
             users: CachePadded::new(AtomicUsize::new(0)),
             gates: (0..partitions)
-                .map(|_| CachePadded::new(Gate { state: AtomicU32::new(0), submitted: AtomicU64::new(0) }))
+                .map(|_| {
+                    CachePadded::new(Gate {
+                        spsc: SpscGate::new(),
+                        inside: AtomicU32::new(0),
+                        submitted: AtomicU64::new(0),
+                        max_events: AtomicU64::new(1),
+                        event_max_bytes,
+                    })
+                })
                 .collect(),
         }
     }
 
+    /// The id handles and collectors copy, to hand to [`Gates::submit`].
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// This thread's partition, recording it (and its gate) as this
+    /// thread's home when this collector was not the last one it used.
     #[inline(always)]
     fn home(&self) -> usize {
-        HOME.with(|home| {
-            let (id, p) = home.get();
-            if id == self.id {
-                return p;
+        let home = HOME.get();
+        if home.gates_id == self.id {
+            return home.partition;
+        }
+        let no = THREAD_NO.with(|t| {
+            if t.get() == usize::MAX {
+                t.set(NEXT_THREAD_NO.fetch_add(1, Ordering::Relaxed));
             }
-            let no = THREAD_NO.with(|t| {
-                if t.get() == usize::MAX {
-                    t.set(NEXT_THREAD_NO.fetch_add(1, Ordering::Relaxed));
-                }
-                t.get()
-            });
-            let p = no % self.gates.len();
-            home.set((self.id, p));
-            p
-        })
+            t.get()
+        });
+        let p = no % self.gates.len();
+        HOME.set(Home { gates_id: self.id, partition: p, gate: self.gate(p), spsc: std::ptr::null() });
+        p
     }
 
     /// Partition `p`'s gate; `p` comes from `home()`, so is in range.
@@ -142,71 +194,50 @@ impl Gates {
         unsafe { self.gates.get_unchecked(p) }
     }
 
-    /// Enters partition `p`'s gate. Returns false (gate not held) if closed.
+    /// Enters partition `p`'s gate, waiting for another SPSC holder to
+    /// leave. Returns false (gate not held) if closed.
     #[inline(always)]
     fn enter(&self, p: usize) -> bool {
         // Cheap early answer once closed: callers that keep submitting to a
         // closed collector then never touch the gate, so close() cannot be
-        // starved by a gate that is never seen empty. The SeqCst re-check
-        // below is what makes entering safe.
+        // starved by a gate that is never seen empty.
         if self.closed.load(Ordering::Relaxed) {
             return false;
         }
-        let gate = &self.gate(p).state;
+        let gate = self.gate(p);
         match self.kind {
-            RingKind::Spsc => {
-                // SeqCst RMW then SeqCst load of `closed`: with close()'s
-                // SeqCst store of `closed` then load of the gate (Dekker), at
-                // least one side sees the other. On x86 this is one `lock cmpxchg`.
-                if gate.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
-                    let backoff = Backoff::new();
-                    while gate.compare_exchange_weak(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
-                        backoff.snooze();
-                        if backoff.is_completed() {
-                            std::thread::yield_now();
-                        }
-                    }
-                }
-            }
+            // Closing takes the SPSC gate for good, so holding it means open.
+            RingKind::Spsc => gate.spsc.enter() == Entry::Held,
             RingKind::Mpsc => {
-                gate.fetch_add(1, Ordering::SeqCst);
+                // SeqCst RMW then SeqCst load of `closed`: with close()'s
+                // SeqCst store of `closed` then load of `inside` (Dekker), at
+                // least one side sees the other.
+                gate.inside.fetch_add(1, Ordering::SeqCst);
+                if self.closed.load(Ordering::SeqCst) {
+                    self.exit(p);
+                    return false;
+                }
+                true
             }
         }
-        if self.closed.load(Ordering::SeqCst) {
-            self.exit(p);
-            return false;
-        }
-        true
     }
 
     #[inline(always)]
     fn exit(&self, p: usize) {
-        // Release: everything done inside the gate happens-before the next
-        // holder's entry and before close() sees the gate free.
         match self.kind {
-            RingKind::Spsc => self.gate(p).state.store(0, Ordering::Release),
+            RingKind::Spsc => self.gate(p).spsc.release(),
+            // Release: everything done inside happens-before close() sees 0.
             RingKind::Mpsc => {
-                self.gate(p).state.fetch_sub(1, Ordering::Release);
+                self.gate(p).inside.fetch_sub(1, Ordering::Release);
             }
         }
     }
 
-    /// Runs `f` holding SPSC partition `p`'s gate, open or closed: how a
-    /// flush thread gets on a ring's producer side to seal its open frame.
-    /// close() waits for it like for a submit.
+    /// Runs `f` with SPSC partition `p`'s producer side to itself, open or
+    /// closed: how a flush thread seals the ring's open frame.
     fn with_gate_held<R>(&self, p: usize, f: impl FnOnce() -> R) -> R {
         debug_assert_eq!(self.kind, RingKind::Spsc);
-        let gate = &self.gate(p).state;
-        let backoff = Backoff::new();
-        // Acquire: the holder before us released its ring writes.
-        while gate.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            backoff.snooze();
-            if backoff.is_completed() {
-                std::thread::yield_now();
-            }
-        }
-        let _held = SpscGateHeld(gate);
-        f()
+        self.gate(p).spsc.hold(f)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -219,8 +250,13 @@ impl Gates {
         self.closed.store(true, Ordering::SeqCst);
         let backoff = Backoff::new();
         for gate in self.gates.iter() {
-            while gate.state.load(Ordering::SeqCst) != 0 {
-                backoff.snooze();
+            match self.kind {
+                RingKind::Spsc => gate.spsc.close(),
+                RingKind::Mpsc => {
+                    while gate.inside.load(Ordering::SeqCst) != 0 {
+                        backoff.snooze();
+                    }
+                }
             }
         }
         while self.users.load(Ordering::SeqCst) != 0 {
@@ -251,13 +287,38 @@ impl Gates {
         self.gates.iter().map(|g| g.submitted.load(Ordering::Acquire)).sum()
     }
 
+    /// Sets the N that SPSC submits seal frames at.
+    fn set_max_events(&self, n: u64) {
+        for gate in self.gates.iter() {
+            gate.max_events.store(n, Ordering::Relaxed);
+        }
+    }
+
     /// Submits through the gates to `core`.
     ///
     /// # Safety
-    /// `core` must point to a live `Core` until `close()` has returned.
+    /// `core` must point to a live `Core` until `close()` has returned, and
+    /// `gates_id` must be `self.id()` (callers keep a copy beside their
+    /// other hot fields, so the fast path never loads it from here).
     #[inline(always)]
-    pub(crate) unsafe fn submit(&self, core: *const Core, event: &[u8]) -> Result<()> {
-        self.submit_inner(core, event, false).map(|_| ())
+    pub(crate) unsafe fn submit(&self, gates_id: u64, core: *const Core, event: &[u8]) -> Result<()> {
+        if Self::try_submit_home(gates_id, event) {
+            return Ok(());
+        }
+        self.submit_missed(core, event)
+    }
+
+    /// An untracked submit the home fast path did not take. Out of line, so
+    /// the fast path compiles to a leaf with one jump out.
+    ///
+    /// # Safety
+    /// As for `submit`.
+    #[inline(never)]
+    pub(crate) unsafe fn submit_missed(&self, core: *const Core, event: &[u8]) -> Result<()> {
+        if self.kind == RingKind::Mpsc && self.try_submit_mpsc(core, event) {
+            return Ok(());
+        }
+        self.submit_slow(core, event, false).map(|_| ())
     }
 
     /// Submits an event whose delivery the caller will wait for; returns its
@@ -266,63 +327,56 @@ impl Gates {
     /// # Safety
     /// As for `submit`.
     pub(crate) unsafe fn submit_tracked(&self, core: *const Core, event: &[u8]) -> Result<u64> {
-        self.submit_inner(core, event, true)
+        self.submit_slow(core, event, true)
     }
 
-    /// The hot path: one attempt that either succeeds or hands over to
-    /// [`Gates::submit_slow`], which starts over with every error, retry and
-    /// tracking case. Kept small so it inlines into the C and JNI entry
-    /// points without dragging the slow path's state along.
+    /// The hot path, for SPSC rings: one attempt through this thread's
+    /// [`Home`], touching only the thread-local, the gate's line and the
+    /// ring. True if the event is in the ring and counted; false, with
+    /// nothing done, when there is no home for this collector yet, the gate
+    /// is held or closed, the event is large, or it does not fit or would
+    /// complete the open frame: [`Gates::submit_slow`] handles all of those.
+    ///
+    /// # Safety
+    /// `gates_id` is the id of a `Gates` the caller holds a reference to.
     #[inline(always)]
-    unsafe fn submit_inner(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
-        if !tracked && self.try_submit(core, event) {
-            return Ok(0);
-        }
-        self.submit_slow(core, event, tracked)
-    }
-
-    /// One untracked attempt: true if the event is in the ring and counted.
-    #[inline(always)]
-    unsafe fn try_submit(&self, core: *const Core, event: &[u8]) -> bool {
-        let p = self.home();
-        match self.kind {
-            RingKind::Spsc => self.try_submit_spsc(core, p, event),
-            RingKind::Mpsc => {
-                let Some(_inside) = Entered::new(self, p) else { return false };
-                // SAFETY: as in submit_slow: the gate is held and open.
-                let core = &*core;
-                if event.len() > core.event_max_bytes || core.push(p, event, None).is_err() {
-                    return false;
-                }
-                self.count_submitted(p);
-                true
-            }
-        }
-    }
-
-    /// The SPSC attempt, with the gate protocol of [`Gates::enter`] written
-    /// out for one ring kind: one CAS, no spinning (a held gate, a closed
-    /// collector, a full ring or a large event all go to the slow path).
-    #[inline(always)]
-    unsafe fn try_submit_spsc(&self, core: *const Core, p: usize, event: &[u8]) -> bool {
-        let gate = self.gate(p);
-        // SeqCst RMW then SeqCst load of `closed`: the Dekker pairing with
-        // close(), as in `enter`.
-        if gate.state.compare_exchange(0, 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+    pub(crate) unsafe fn try_submit_home(gates_id: u64, event: &[u8]) -> bool {
+        let home = HOME.get();
+        if home.gates_id != gates_id || home.spsc.is_null() {
             return false;
         }
-        let _held = SpscGateHeld(&gate.state);
-        if self.closed.load(Ordering::SeqCst) {
+        // SAFETY: a matching id means `home.gate` points into the caller's
+        // live Gates (see `Home`).
+        let gate = &*home.gate;
+        if !gate.spsc.try_enter() {
             return false;
         }
-        // SAFETY: the gate is held and the collector is open, so `core` is
-        // alive; `p` < partitions.
-        let core = &*core;
-        if event.len() > core.event_max_bytes || core.push(p, event, None).is_err() {
+        let _release = gate::Release(&gate.spsc);
+        if event.len() > gate.event_max_bytes {
+            return false;
+        }
+        // SAFETY: the gate is held, so not closed, so the collector and its
+        // rings are alive (see `Home`), and this thread is the ring's only
+        // producer side.
+        if !(*home.spsc).try_append(event, gate.max_events.load(Ordering::Relaxed)) {
             return false;
         }
         // Only the gate holder writes an SPSC partition's counter.
         gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Release);
+        true
+    }
+
+    /// One untracked MPSC attempt: true if the event is in the ring and counted.
+    #[inline(always)]
+    unsafe fn try_submit_mpsc(&self, core: *const Core, event: &[u8]) -> bool {
+        let p = self.home();
+        let Some(_inside) = Entered::new(self, p) else { return false };
+        // SAFETY: as in submit_slow: the gate is held and open.
+        let core = &*core;
+        if event.len() > core.event_max_bytes || core.push(p, event, None).is_err() {
+            return false;
+        }
+        self.count_submitted(p);
         true
     }
 
@@ -344,6 +398,9 @@ impl Gates {
         }
     }
 
+    /// Every submit the fast paths did not take: the first from a thread,
+    /// tracked events, large events, full rings (with `submit.block.ms`
+    /// retries), frames to seal or open, held and closed gates.
     #[cold]
     #[inline(never)]
     unsafe fn submit_slow(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
@@ -376,6 +433,11 @@ impl Gates {
             };
             if core.push(p, event, tag).is_ok() {
                 self.count_submitted(p);
+                if let Ring::Spsc(ring) = core.rings.get_unchecked(p) {
+                    // Inside the open gate: the ring is alive, so the fast
+                    // path may use it from now on.
+                    HOME.set(Home { spsc: ring, ..HOME.get() });
+                }
                 return Ok(ticket);
             }
             if let Some(slot) = tag {
@@ -396,19 +458,6 @@ impl Gates {
             drop(inside);
             std::thread::sleep(Duration::from_micros(50));
         }
-    }
-}
-
-/// An SPSC gate this thread took with a CAS (the fast submit path, or a
-/// flush thread sealing); dropping it, also by unwinding, releases it.
-struct SpscGateHeld<'a>(&'a AtomicU32);
-
-impl Drop for SpscGateHeld<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        // Release: the ring writes and the count happen-before the next
-        // holder's entry and close() seeing the gate free.
-        self.0.store(0, Ordering::Release);
     }
 }
 
@@ -531,6 +580,7 @@ impl Core {
     fn set_level(&self, level: PressureLevel) {
         let params = self.table[level.number() as usize - 1];
         self.max_events.store(params.max_events, Ordering::Relaxed);
+        self.gates.set_max_events(params.max_events);
         self.max_wait_us.store(params.max_wait.as_micros() as u64, Ordering::Relaxed);
         self.level.store(level.number(), Ordering::Relaxed);
     }
@@ -561,6 +611,8 @@ impl Core {
 
 /// The adaptive microbatch collector.
 pub struct Collector {
+    /// `Gates::id` of `core.gates`, for the submit fast path.
+    gates_id: u64,
     core: Arc<Core>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     close_timeout: Duration,
@@ -596,7 +648,7 @@ impl Collector {
             rings: (0..partitions)
                 .map(|_| Ring::new(config.ring_kind, config.ring_capacity, config.batch_max_bytes))
                 .collect(),
-            gates: Arc::new(Gates::new(config.ring_kind, partitions)),
+            gates: Arc::new(Gates::new(config.ring_kind, partitions, config.event_max_bytes)),
             clock: Clock { start: Instant::now(), now_us: CachePadded::new(AtomicU32::new(0)) },
             accounting: Arc::new(Accounting::new(config.tracking_slots)),
             sink,
@@ -637,14 +689,14 @@ impl Collector {
                 }
             }
         }
-        Ok(Collector { core, threads: Mutex::new(threads), close_timeout: config.close_timeout })
+        Ok(Collector { gates_id: core.gates.id(), core, threads: Mutex::new(threads), close_timeout: config.close_timeout })
     }
 
     /// Copies `event` into this thread's ring. Never allocates.
     #[inline]
     pub fn submit(&self, event: &[u8]) -> Result<()> {
         // SAFETY: `self.core` lives as long as `self`, and close() runs in drop.
-        unsafe { self.core.gates.submit(Arc::as_ptr(&self.core), event) }
+        unsafe { self.core.gates.submit(self.gates_id, Arc::as_ptr(&self.core), event) }
     }
 
     /// Submits an event and returns a ticket to wait for its delivery with
