@@ -13,6 +13,7 @@
 use crate::collector::{Collector, Core, Gates, Status};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::ring::INLINE_COPY_MAX;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -79,12 +80,13 @@ impl Handle {
     }
 
     /// The C submit's fast path: true if `ptr` is a handle, (`data`, `len`)
-    /// a valid slice, and the collector's fast attempt took the event.
-    /// False, with nothing done, for anything else, which the caller then
-    /// hands to the checked path ([`Handle::from_ptr`], [`Handle::submit`])
-    /// for its error or the slow path. No calls and nothing that can panic,
-    /// so a C entry point can run it before its panic boundary and stay a
-    /// leaf function with one jump out.
+    /// a valid slice of at most [`INLINE_COPY_MAX`] bytes, and the
+    /// collector's fast attempt took the event. False, with nothing done, for
+    /// anything else, which the caller then hands to the checked path
+    /// ([`Handle::from_ptr`], [`Handle::submit`]) for its error, the copy of
+    /// a larger event, or the slow path. No calls (small events are copied
+    /// inline) and nothing that can panic, so a C entry point can run it
+    /// before its panic boundary and stay a leaf function with one jump out.
     ///
     /// # Safety
     /// As for [`Handle::from_ptr`]; a non-null `data` points to `len`
@@ -92,7 +94,7 @@ impl Handle {
     #[inline(always)]
     pub unsafe fn try_submit_fast(ptr: *const Handle, data: *const u8, len: usize) -> bool {
         let Some(handle) = ptr.as_ref() else { return false };
-        if handle.magic != MAGIC || data.is_null() {
+        if handle.magic != MAGIC || data.is_null() || len > INLINE_COPY_MAX {
             return false;
         }
         Gates::try_submit_home(handle.gates_id, std::slice::from_raw_parts(data, len))

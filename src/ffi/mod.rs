@@ -111,8 +111,11 @@ pub extern "C" fn mb_collector_submit(c: *mut Handle, data: *const u8, len: usiz
     submit_checked(c, data, len)
 }
 
+/// mb_collector_submit past its fast path. `extern "C"` like its caller, so
+/// the caller reaches it with a jump (same convention, same arguments) and
+/// needs no stack frame of its own.
 #[inline(never)]
-fn submit_checked(c: *mut Handle, data: *const u8, len: usize) -> mb_result {
+extern "C" fn submit_checked(c: *mut Handle, data: *const u8, len: usize) -> mb_result {
     guard(|| {
         // SAFETY: a non-null handle came from mb_collector_new (freed or not).
         let handle = unsafe { Handle::from_ptr(c) }?;

@@ -33,6 +33,7 @@ mod buffer;
 pub mod mpsc;
 pub mod spsc;
 
+pub use buffer::INLINE_COPY_MAX;
 pub use mpsc::MpscRing;
 pub use spsc::{SealedEvents, SealedFrame, SpscRing};
 
