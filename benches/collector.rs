@@ -8,7 +8,9 @@
 //!   with `sink=null` set explicitly (the default sink is Kafka) and
 //!   `level=L7_HIGH` forced so the time rule (T = 1 s) never
 //!   fires during a run; frames close on `batch.max.bytes`. `ring.type` is
-//!   spsc (default) or mpsc.
+//!   spsc (default) or mpsc. `mb_spsc_lock` is `mb_spsc` with
+//!   `submit.lease=false`: every submit takes its partition's lock, even a
+//!   thread that has the partition to itself.
 //! * `mutex/<T>p`: the reference, the simplest correct collector: one
 //!   `std::sync::Mutex` around a growing `Vec<u8>` of length-prefixed events.
 //!   Producers lock, append, unlock. A flush thread applies the same rule as
@@ -184,13 +186,14 @@ struct Microbatch {
 }
 
 impl Microbatch {
-    fn new(name: &'static str, ring_type: &CStr) -> Microbatch {
+    fn new(name: &'static str, ring_type: &CStr, lease: &CStr) -> Microbatch {
         let mut settings: Vec<(std::ffi::CString, std::ffi::CString)> = vec![];
         for kv in std::env::var("MB_EXTRA").unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
             let (k, v) = kv.split_once('=').expect("MB_EXTRA: comma-separated key=value pairs");
             settings.push((std::ffi::CString::new(k).unwrap(), std::ffi::CString::new(v).unwrap()));
         }
-        let mut all: Vec<(&CStr, &CStr)> = vec![(c"sink", c"null"), (c"level", LEVEL), (c"ring.type", ring_type)];
+        let mut all: Vec<(&CStr, &CStr)> =
+            vec![(c"sink", c"null"), (c"level", LEVEL), (c"ring.type", ring_type), (c"submit.lease", lease)];
         all.extend(settings.iter().map(|(k, v)| (k.as_c_str(), v.as_c_str())));
         let handle = CHandle::new(&all);
         Microbatch { name, handle, full: AtomicU64::new(0) }
@@ -410,9 +413,10 @@ impl Contender for MutexReference {
 type MakeContender = fn() -> Box<dyn Contender>;
 
 /// Every contender, the microbatch ones first.
-const CONTENDERS: [MakeContender; 4] = [
-    || Box::new(Microbatch::new("mb_spsc", c"spsc")),
-    || Box::new(Microbatch::new("mb_mpsc", c"mpsc")),
+const CONTENDERS: [MakeContender; 5] = [
+    || Box::new(Microbatch::new("mb_spsc", c"spsc", c"true")),
+    || Box::new(Microbatch::new("mb_spsc_lock", c"spsc", c"false")),
+    || Box::new(Microbatch::new("mb_mpsc", c"mpsc", c"true")),
     || Box::new(MutexReference::new("mutex", false)),
     || Box::new(MutexReference::new("mutex_reuse", true)),
 ];

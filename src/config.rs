@@ -36,6 +36,7 @@ pub const KEYS: &[KeyInfo] = &[
     KeyInfo { name: "partitions", default: "number of CPUs", doc: "rings, each with its own producer gate; a thread always submits to the same ring (1..=1024)" },
     KeyInfo { name: "flush.threads", default: "2", doc: "threads draining rings and flushing frames (1..=64; more than `partitions` are not started)" },
     KeyInfo { name: "ring.type", default: "spsc", doc: "`spsc` (producers sharing a ring take turns through a gate) or `mpsc` (producers claim space with CAS)" },
+    KeyInfo { name: "submit.lease", default: "true", doc: "`true`: a thread that has its SPSC ring to itself submits without an atomic read-modify-write, until another thread needs the ring (revoked with membarrier(2); off where that is missing); `false`: every submit takes the ring's lock" },
     KeyInfo { name: "ring.capacity.bytes", default: "4194304", doc: "bytes per ring, rounded up to a power of two (4096..=1073741824)" },
     KeyInfo { name: "event.max.bytes", default: "65536", doc: "largest event accepted; larger ones get MB_ERR_TOO_LARGE" },
     KeyInfo { name: "batch.max.events", default: "1000000", doc: "cap on N, the events per frame" },
@@ -57,6 +58,7 @@ pub struct Config {
     pub flush_threads: usize,
     pub ring_kind: RingKind,
     pub ring_capacity: usize,
+    pub submit_lease: bool,
     pub event_max_bytes: usize,
     pub batch_max_events: u64,
     pub batch_max_bytes: usize,
@@ -80,6 +82,7 @@ impl Default for Config {
             flush_threads: 2,
             ring_kind: RingKind::Spsc,
             ring_capacity: 4 << 20,
+            submit_lease: true,
             event_max_bytes: 64 << 10,
             batch_max_events: 1_000_000,
             batch_max_bytes: 960 << 10,
@@ -125,6 +128,13 @@ impl Config {
                 }
             }
             "ring.capacity.bytes" => self.ring_capacity = parse_int(key, value, 4096, 1 << 30)? as usize,
+            "submit.lease" => {
+                self.submit_lease = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(Error::invalid_config(format!("`submit.lease` must be true or false, got \"{value}\""))),
+                }
+            }
             "event.max.bytes" => self.event_max_bytes = parse_int(key, value, 1, ring::MAX_EVENT_BYTES as u64)? as usize,
             "batch.max.events" => self.batch_max_events = parse_int(key, value, 1, u32::MAX as u64)?,
             "batch.max.bytes" => {
@@ -253,6 +263,7 @@ mod tests {
             ("flush.threads", "1"),
             ("ring.type", "mpsc"),
             ("ring.capacity.bytes", "65536"),
+            ("submit.lease", "false"),
             ("event.max.bytes", "100"),
             ("batch.max.events", "10"),
             ("batch.max.bytes", "4096"),

@@ -228,19 +228,27 @@ fn spsc_consumer_seals_under_the_gate() {
 /// gate). The interleavings that matter are whole critical sections.
 #[test]
 fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
-    use microbatch::collector::gate::{Entry, SpscGate};
+    use microbatch::collector::gate::{token, Entry, Lessee, SpscGate, Who};
     builder(0).check(|| {
         let ring = Arc::new(SpscRing::new(SPSC_CAP, usize::MAX));
-        let gate = Arc::new(SpscGate::new());
+        let gate = Arc::new(SpscGate::new(true));
+        // The submitter's lease flag, outliving it as the collector's do.
+        let busy = Arc::new(loom::sync::atomic::AtomicU32::new(0));
         let submitter = {
-            let (ring, gate) = (ring.clone(), gate.clone());
+            let (ring, gate, busy) = (ring.clone(), gate.clone(), busy.clone());
             thread::spawn(move || {
+                let me = Lessee { token: token(0), busy: &*busy };
                 let mut accepted = 0u8;
                 for seq in 0..2u8 {
                     let ev = event(1, seq, 8);
-                    if !gate.try_enter() && gate.enter() == Entry::Closed {
-                        break;
-                    }
+                    // The fast path's one attempt, then the slow path's wait.
+                    let held = match gate.try_enter(me) {
+                        Some(held) => held,
+                        None => match gate.enter(Who::Submitter(me)) {
+                            Entry::Held(held) => held,
+                            Entry::Closed => break,
+                        },
+                    };
                     // SAFETY: the gate makes this the only producer side; two
                     // small events never fill the ring.
                     unsafe {
@@ -248,7 +256,7 @@ fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
                             ring.push_tagged(&ev, None, u64::MAX, || seq as u32).unwrap();
                         }
                     }
-                    gate.release();
+                    gate.exit(held);
                     accepted += 1;
                     thread::yield_now();
                 }
@@ -275,7 +283,59 @@ fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
         unsafe { ring.drain_frames(usize::MAX, |f| decode_into(&f, &mut got)) };
         let events: Vec<Vec<u8>> = got.into_iter().map(|g| g.2).collect();
         assert_eq!(events, (0..accepted).map(|seq| event(1, seq, 8)).collect::<Vec<_>>());
-        assert!(!gate.try_enter(), "a closed gate stays closed");
+        assert_eq!(gate.try_enter(Lessee { token: token(0), busy: &*busy }), None, "a closed gate stays closed");
+    });
+}
+
+/// The lease (`collector::gate`): a submitter earns the gate (one locked
+/// entry under loom), then enters by storing `busy` and re-reading the word
+/// with no read-modify-write, while the flush thread revokes it to seal:
+/// CAS the word, the process-wide barrier (a SeqCst fence on each side here,
+/// which is what membarrier gives), wait for `busy` to clear. Every event is
+/// drained once, in order, and loom checks that the seal never overlaps the
+/// owner's writes. A mutant without the revoker's barrier fails this model.
+#[test]
+fn spsc_gate_lease_revoked_by_the_sealing_flush_thread() {
+    use microbatch::collector::gate::{token, Entry, Lessee, SpscGate, Who};
+    builder(2).check(|| {
+        let ring = Arc::new(SpscRing::new(SPSC_CAP, usize::MAX));
+        let gate = Arc::new(SpscGate::new(true));
+        // The owner's lease flag, outliving it as the collector's do.
+        let busy = Arc::new(loom::sync::atomic::AtomicU32::new(0));
+        let owner = {
+            let (ring, gate, busy) = (ring.clone(), gate.clone(), busy.clone());
+            thread::spawn(move || {
+                let me = Lessee { token: token(0), busy: &*busy };
+                for seq in 0..3u8 {
+                    let ev = event(1, seq, 8);
+                    let held = match gate.try_enter(me) {
+                        Some(held) => held,
+                        None => match gate.enter(Who::Submitter(me)) {
+                            Entry::Held(held) => held,
+                            Entry::Closed => unreachable!("nobody closes"),
+                        },
+                    };
+                    // SAFETY: the gate (lease or lock) makes this the only
+                    // producer side; three small events never fill the ring.
+                    unsafe {
+                        if !ring.try_append(&ev, u64::MAX) {
+                            ring.push_tagged(&ev, None, u64::MAX, || seq as u32).unwrap();
+                        }
+                    }
+                    gate.exit(held);
+                }
+            })
+        };
+        let mut got = Vec::new();
+        // SAFETY: hold() gives this thread the producer side (revoking a
+        // lease); it is the only consumer.
+        gate.hold(|| unsafe { ring.seal() });
+        unsafe { ring.drain_frames(usize::MAX, |f| decode_into(&f, &mut got)) };
+        owner.join().unwrap();
+        gate.hold(|| unsafe { ring.seal() });
+        unsafe { ring.drain_frames(usize::MAX, |f| decode_into(&f, &mut got)) };
+        let events: Vec<Vec<u8>> = got.into_iter().map(|g| g.2).collect();
+        assert_eq!(events, (0..3).map(|seq| event(1, seq, 8)).collect::<Vec<_>>());
     });
 }
 

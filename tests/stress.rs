@@ -222,10 +222,14 @@ impl Sink for Recorder {
 }
 
 fn collector_config(ring: &str, sink: Arc<dyn Sink>) -> Config {
+    collector_config_with(ring, "2", sink)
+}
+
+fn collector_config_with(ring: &str, partitions: &str, sink: Arc<dyn Sink>) -> Config {
     let mut c = Config::default();
     for (k, v) in [
         ("ring.type", ring),
-        ("partitions", "2"),
+        ("partitions", partitions),
         ("flush.threads", "2"),
         // Small rings so producers meet MB_ERR_FULL and wraps are frequent.
         ("ring.capacity.bytes", "16384"),
@@ -340,9 +344,9 @@ fn collector_mpsc_many_threads_coming_and_going() {
 
 // ------------------------------------------------- free while submitting
 
-fn free_while_submitting(ring: &str, round: u32) -> u64 {
+fn free_while_submitting(ring: &str, partitions: &str, round: u32) -> u64 {
     let rec = Arc::new(Recorder::default());
-    let handle: &'static Handle = Handle::create(&collector_config(ring, rec.clone())).unwrap();
+    let handle: &'static Handle = Handle::create(&collector_config_with(ring, partitions, rec.clone())).unwrap();
     let producers = 4u32;
     let go = Arc::new(Barrier::new(producers as usize + 1));
     let saw_closed = Arc::new(AtomicBool::new(false));
@@ -402,19 +406,26 @@ fn free_while_submitting(ring: &str, round: u32) -> u64 {
     ok_total
 }
 
-fn free_rounds(ring: &str) {
+fn free_rounds(ring: &str, partitions: &str) {
     let rounds = scaled(30, 15) as u32;
-    let accepted: u64 = (0..rounds).map(|round| free_while_submitting(ring, round)).sum();
-    eprintln!("free while submitting ({ring}): {rounds} rounds, {accepted} submits accepted before the free");
+    let accepted: u64 = (0..rounds).map(|round| free_while_submitting(ring, partitions, round)).sum();
+    eprintln!("free while submitting ({ring}, {partitions} partitions): {rounds} rounds, {accepted} submits accepted before the free");
     assert!(accepted > 0, "producers never got an event in before free()");
 }
 
 #[test]
 fn free_while_submitting_spsc() {
-    free_rounds("spsc");
+    free_rounds("spsc", "2");
+}
+
+/// One producer per partition: each soon holds its partition's lease, so the
+/// free revokes leases of threads in the middle of a submit.
+#[test]
+fn free_while_submitting_spsc_leased() {
+    free_rounds("spsc", "4");
 }
 
 #[test]
 fn free_while_submitting_mpsc() {
-    free_rounds("mpsc");
+    free_rounds("mpsc", "2");
 }

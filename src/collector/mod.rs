@@ -43,7 +43,7 @@ use crate::ring::{Full, Ring, RingKind, SealedFrame, SpscRing};
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
 use crate::sink::{CallbackSink, Completion, NullSink, Sink};
 use crate::stats::Accounting;
-use gate::{Entry, SpscGate};
+use gate::{Entry, Held, Lessee, SpscGate, Who};
 use crossbeam_utils::{Backoff, CachePadded};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -109,6 +109,9 @@ pub struct Gates {
 
 static NEXT_GATES_ID: AtomicU64 = AtomicU64::new(1);
 static NEXT_THREAD_NO: AtomicUsize = AtomicUsize::new(0);
+/// Every thread's lease flag (see `LEASE_BUSY`), so leak checkers see them
+/// as still in use rather than lost.
+static LEASE_FLAGS: Mutex<Vec<&'static CachePadded<crate::sync::AtomicU32>>> = Mutex::new(Vec::new());
 
 /// Where this thread submits for the collector it used last.
 #[derive(Clone, Copy)]
@@ -125,10 +128,18 @@ struct Home {
     /// then. The fast path dereferences it only inside the open gate, where
     /// the collector cannot have been dropped.
     spsc: *const SpscRing,
+    /// This thread as a holder of leases (see [`gate`]).
+    lessee: Lessee,
 }
 
 impl Home {
-    const NONE: Home = Home { gates_id: 0, partition: 0, gate: std::ptr::null(), spsc: std::ptr::null() };
+    const NONE: Home = Home {
+        gates_id: 0,
+        partition: 0,
+        gate: std::ptr::null(),
+        spsc: std::ptr::null(),
+        lessee: Lessee { token: 0, busy: std::ptr::null() },
+    };
 }
 
 thread_local! {
@@ -138,10 +149,15 @@ thread_local! {
     /// The fast path's way in: no division, no walk from the collector to
     /// its gate and ring.
     static HOME: Cell<Home> = const { Cell::new(Home::NONE) };
+    /// This thread's `busy` flag for leases, allocated at its first submit
+    /// and never freed: a gate may hold this thread's token, and a revoker
+    /// read the flag, after the thread is gone. One cache line per thread
+    /// that ever submitted, kept reachable from [`LEASE_FLAGS`].
+    static LEASE_BUSY: Cell<*const crate::sync::AtomicU32> = const { Cell::new(std::ptr::null()) };
 }
 
 impl Gates {
-    fn new(kind: RingKind, partitions: usize, event_max_bytes: usize) -> Gates {
+    fn new(kind: RingKind, partitions: usize, event_max_bytes: usize, leases: bool) -> Gates {
         Gates {
             id: NEXT_GATES_ID.fetch_add(1, Ordering::Relaxed),
             kind,
@@ -150,7 +166,7 @@ impl Gates {
             gates: (0..partitions)
                 .map(|_| {
                     CachePadded::new(Gate {
-                        spsc: SpscGate::new(),
+                        spsc: SpscGate::new(leases),
                         inside: AtomicU32::new(0),
                         submitted: AtomicU64::new(0),
                         max_events: AtomicU64::new(1),
@@ -166,13 +182,13 @@ impl Gates {
         self.id
     }
 
-    /// This thread's partition, recording it (and its gate) as this
-    /// thread's home when this collector was not the last one it used.
+    /// This thread's home for these gates: recorded (partition, gate,
+    /// token) when this collector was not the last one it used.
     #[inline(always)]
-    fn home(&self) -> usize {
+    fn home(&self) -> Home {
         let home = HOME.get();
         if home.gates_id == self.id {
-            return home.partition;
+            return home;
         }
         let no = THREAD_NO.with(|t| {
             if t.get() == usize::MAX {
@@ -180,9 +196,20 @@ impl Gates {
             }
             t.get()
         });
+        let busy = LEASE_BUSY.with(|b| {
+            if b.get().is_null() {
+                let flag: &'static CachePadded<crate::sync::AtomicU32> =
+                    Box::leak(Box::new(CachePadded::new(crate::sync::AtomicU32::new(0))));
+                LEASE_FLAGS.lock().unwrap_or_else(|e| e.into_inner()).push(flag);
+                b.set(&**flag);
+            }
+            b.get()
+        });
         let p = no % self.gates.len();
-        HOME.set(Home { gates_id: self.id, partition: p, gate: self.gate(p), spsc: std::ptr::null() });
-        p
+        let lessee = Lessee { token: gate::token(no), busy };
+        let home = Home { gates_id: self.id, partition: p, gate: self.gate(p), spsc: std::ptr::null(), lessee };
+        HOME.set(home);
+        home
     }
 
     /// Partition `p`'s gate; `p` comes from `home()`, so is in range.
@@ -194,40 +221,45 @@ impl Gates {
         unsafe { self.gates.get_unchecked(p) }
     }
 
-    /// Enters partition `p`'s gate, waiting for another SPSC holder to
-    /// leave. Returns false (gate not held) if closed.
+    /// Enters partition `p`'s gate as `home`'s thread, waiting for another
+    /// SPSC holder to leave. Returns how it is held (None for MPSC), or Err
+    /// if closed.
     #[inline(always)]
-    fn enter(&self, p: usize) -> bool {
+    fn enter(&self, p: usize, home: &Home) -> std::result::Result<Option<Held>, ()> {
         // Cheap early answer once closed: callers that keep submitting to a
         // closed collector then never touch the gate, so close() cannot be
         // starved by a gate that is never seen empty.
         if self.closed.load(Ordering::Relaxed) {
-            return false;
+            return Err(());
         }
         let gate = self.gate(p);
         match self.kind {
             // Closing takes the SPSC gate for good, so holding it means open.
-            RingKind::Spsc => gate.spsc.enter() == Entry::Held,
+            RingKind::Spsc => match gate.spsc.enter(Who::Submitter(home.lessee)) {
+                Entry::Held(held) => Ok(Some(held)),
+                Entry::Closed => Err(()),
+            },
             RingKind::Mpsc => {
                 // SeqCst RMW then SeqCst load of `closed`: with close()'s
                 // SeqCst store of `closed` then load of `inside` (Dekker), at
                 // least one side sees the other.
                 gate.inside.fetch_add(1, Ordering::SeqCst);
                 if self.closed.load(Ordering::SeqCst) {
-                    self.exit(p);
-                    return false;
+                    self.exit(p, None);
+                    return Err(());
                 }
-                true
+                Ok(None)
             }
         }
     }
 
+    /// Leaves a gate `enter` returned `held` for.
     #[inline(always)]
-    fn exit(&self, p: usize) {
-        match self.kind {
-            RingKind::Spsc => self.gate(p).spsc.release(),
+    fn exit(&self, p: usize, held: Option<Held>) {
+        match held {
+            Some(held) => self.gate(p).spsc.exit(held),
             // Release: everything done inside happens-before close() sees 0.
-            RingKind::Mpsc => {
+            None => {
                 self.gate(p).inside.fetch_sub(1, Ordering::Release);
             }
         }
@@ -247,12 +279,20 @@ impl Gates {
     /// Marks the gates closed and waits until no submit and no user is inside.
     /// After it returns, nothing can reach the collector through these gates.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        let backoff = Backoff::new();
-        for gate in self.gates.iter() {
-            match self.kind {
-                RingKind::Spsc => gate.spsc.close(),
-                RingKind::Mpsc => {
+        match self.kind {
+            RingKind::Spsc => {
+                // Gates first, flag second: a thread that sees `closed` (the
+                // slow path's early answer) finds its gate closed too, so its
+                // fast path can never accept an event after a refusal.
+                for gate in self.gates.iter() {
+                    gate.spsc.close();
+                }
+                self.closed.store(true, Ordering::SeqCst);
+            }
+            RingKind::Mpsc => {
+                self.closed.store(true, Ordering::SeqCst);
+                let backoff = Backoff::new();
+                for gate in self.gates.iter() {
                     while gate.inside.load(Ordering::SeqCst) != 0 {
                         backoff.snooze();
                     }
@@ -348,17 +388,34 @@ impl Gates {
         // SAFETY: a matching id means `home.gate` points into the caller's
         // live Gates (see `Home`).
         let gate = &*home.gate;
-        if !gate.spsc.try_enter() {
-            return false;
+        // Through this thread's lease if it holds one, else one CAS. Entry
+        // and exit are spelled out per kind rather than held in a guard: the
+        // code between them cannot panic, and a guard's drop glue kept the
+        // compiler from inlining the exit.
+        if gate.spsc.try_enter_leased(home.lessee) {
+            let taken = Self::append_home(gate, &home, event);
+            SpscGate::exit_leased(home.lessee);
+            taken
+        } else if gate.spsc.try_lock() {
+            let taken = Self::append_home(gate, &home, event);
+            gate.spsc.exit_locked(Who::Submitter(home.lessee));
+            taken
+        } else {
+            false
         }
-        let _release = gate::Release(&gate.spsc);
-        if event.len() > gate.event_max_bytes {
-            return false;
-        }
-        // SAFETY: the gate is held, so not closed, so the collector and its
-        // rings are alive (see `Home`), and this thread is the ring's only
-        // producer side.
-        if !(*home.spsc).try_append(event, gate.max_events.load(Ordering::Relaxed)) {
+    }
+
+    /// The fast path's work inside the gate: checks, copy, count.
+    ///
+    /// # Safety
+    /// `gate` is `home.gate`, entered (so not closed, so the collector and
+    /// its rings are alive, see `Home`), which makes this thread the ring's
+    /// only producer side.
+    #[inline(always)]
+    unsafe fn append_home(gate: &Gate, home: &Home, event: &[u8]) -> bool {
+        if event.len() > gate.event_max_bytes
+            || !(*home.spsc).try_append(event, gate.max_events.load(Ordering::Relaxed))
+        {
             return false;
         }
         // Only the gate holder writes an SPSC partition's counter.
@@ -369,8 +426,9 @@ impl Gates {
     /// One untracked MPSC attempt: true if the event is in the ring and counted.
     #[inline(always)]
     unsafe fn try_submit_mpsc(&self, core: *const Core, event: &[u8]) -> bool {
-        let p = self.home();
-        let Some(_inside) = Entered::new(self, p) else { return false };
+        let home = self.home();
+        let p = home.partition;
+        let Some(_inside) = Entered::new(self, &home) else { return false };
         // SAFETY: as in submit_slow: the gate is held and open.
         let core = &*core;
         if event.len() > core.event_max_bytes || core.push(p, event, None).is_err() {
@@ -404,10 +462,11 @@ impl Gates {
     #[cold]
     #[inline(never)]
     unsafe fn submit_slow(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
-        let p = self.home();
+        let home = self.home();
+        let p = home.partition;
         let mut deadline: Option<Instant> = None;
         loop {
-            let Some(inside) = Entered::new(self, p) else {
+            let Some(inside) = Entered::new(self, &home) else {
                 return Err(Error::closed());
             };
             // SAFETY: the gate is held and the collector is open, so close()
@@ -436,7 +495,7 @@ impl Gates {
                 if let Ring::Spsc(ring) = core.rings.get_unchecked(p) {
                     // Inside the open gate: the ring is alive, so the fast
                     // path may use it from now on.
-                    HOME.set(Home { spsc: ring, ..HOME.get() });
+                    HOME.set(Home { spsc: ring, ..home });
                 }
                 return Ok(ticket);
             }
@@ -466,21 +525,21 @@ impl Gates {
 struct Entered<'a> {
     gates: &'a Gates,
     partition: usize,
+    held: Option<Held>,
 }
 
 impl<'a> Entered<'a> {
     #[inline(always)]
-    fn new(gates: &'a Gates, partition: usize) -> Option<Entered<'a>> {
-        // `then`, not `then_some`: an eagerly built guard would be dropped, and
-        // so exit a gate never entered, when entering fails.
-        gates.enter(partition).then(|| Entered { gates, partition })
+    fn new(gates: &'a Gates, home: &Home) -> Option<Entered<'a>> {
+        let held = gates.enter(home.partition, home).ok()?;
+        Some(Entered { gates, partition: home.partition, held })
     }
 }
 
 impl Drop for Entered<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.gates.exit(self.partition);
+        self.gates.exit(self.partition, self.held);
     }
 }
 
@@ -648,7 +707,7 @@ impl Collector {
             rings: (0..partitions)
                 .map(|_| Ring::new(config.ring_kind, config.ring_capacity, config.batch_max_bytes))
                 .collect(),
-            gates: Arc::new(Gates::new(config.ring_kind, partitions, config.event_max_bytes)),
+            gates: Arc::new(Gates::new(config.ring_kind, partitions, config.event_max_bytes, config.submit_lease)),
             clock: Clock { start: Instant::now(), now_us: CachePadded::new(AtomicU32::new(0)) },
             accounting: Arc::new(Accounting::new(config.tracking_slots)),
             sink,
