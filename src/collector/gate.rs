@@ -34,30 +34,30 @@
 //! open frame as the last submitter left it.
 //!
 //! **The lease** is biased locking. A thread that took the lock
-//! [`LEASE_AFTER`] times in a row is handed the gate on release: the word holds its token. It then enters by
-//! storing 1 in its own `busy` flag and checking that the word still holds
-//! its token,
-//! with only a compiler fence between the two: no atomic read-modify-write
-//! and no store-buffer drain per event. Anyone else who needs the gate
-//! revokes: CAS the token to HELD, then a process-wide memory barrier
-//! (`membarrier(2)`, which runs a full fence on every CPU running one of our
-//! threads), then wait for the owner's `busy` to read 0. The barrier stands
-//! in for the
+//! [`LEASE_AFTER`] times in a row is handed the gate on its exit: the word
+//! holds the thread's token. It then enters by storing 1 in its own `busy`
+//! flag and checking that the word still holds its token, with only a
+//! compiler fence between the two: no atomic read-modify-write and no
+//! store-buffer drain per event. Anyone else who needs the gate revokes: CAS
+//! the token to HELD, then a process-wide memory barrier (`membarrier(2)`,
+//! which runs a full fence on every CPU running one of our threads), then
+//! wait for the owner's `busy` to read 0. The barrier stands in for the
 //! fence the owner skipped (asymmetric Dekker): either the owner's store of
 //! `busy` is visible to the revoker after the barrier, or the owner's load
-//! of the word comes after the barrier and sees HELD. A revoke costs a
+//! of the word comes after the barrier and sees HELD.
+//!
 //! Each thread has a `busy` flag of its own ([`Lessee`]), which the gate
 //! records beside the token when it grants the lease: a thread that read
 //! the word just before its lease was revoked and handed on may still store
 //! to its flag, and must not clear the flag of the next owner.
 //!
-//! A revoke costs a
-//! system call (about 10 us on a VM), so leases only go to threads that
-//! have the partition to themselves: threads that take turns event by event
-//! never build a streak. The worst case is threads taking turns in runs of
-//! just over [`LEASE_AFTER`] events, one revoke per run: about 2.5 ns per
-//! event, what the lock itself costs. Without `membarrier` (old kernels,
-//! seccomp) no lease is ever granted and the gate is the plain lock.
+//! A revoke costs a system call (about 10 us on a VM), so leases only go to
+//! threads that have the partition to themselves: threads that take turns
+//! event by event never build a streak. The worst case is threads taking
+//! turns in runs of just over [`LEASE_AFTER`] events, one revoke per run:
+//! about 3 ns per event, what the lock itself costs. Without `membarrier`
+//! (old kernels, seccomp) no lease is ever granted and the gate is the
+//! plain lock.
 
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 

@@ -19,16 +19,17 @@
 //! A thread always submits to the same partition (its "home"), so events from
 //! one thread stay in order. Each partition has a `Gate`: with SPSC rings
 //! it holds a one-word lock ([`gate::SpscGate`]) that lets threads sharing a
-//! partition take turns, that a flush thread takes to seal a frame, and that
-//! closing takes for good; with MPSC rings it counts producers inside. Either
-//! way the gate is what makes closing safe against concurrent submits (see
+//! partition take turns, that a flush thread takes to seal a frame, that a
+//! thread with the partition to itself holds as a lease, and that closing
+//! shuts for good; with MPSC rings it counts producers inside. Either way the
+//! gate is what makes closing safe against concurrent submits (see
 //! [`Gates::close`]).
 //!
 //! The SPSC submit fast path (`Gates::try_submit_home`) reaches its gate
 //! and ring through a thread-local `Home` recorded by an earlier submit,
-//! instead of walking from the collector: one compare-and-swap, a few checks
-//! on the gate's cache line, the copy into the open frame, a count, a
-//! release. Everything else (first submit of a thread, tracked and large
+//! instead of walking from the collector: the lease check (or one
+//! compare-and-swap), a few checks on the gate's cache line, the copy into
+//! the open frame, a count, the exit. Everything else (first submit of a thread, tracked and large
 //! events, frames to open or seal, full rings, held or closed gates, MPSC)
 //! is out of line.
 
@@ -182,8 +183,8 @@ impl Gates {
         self.id
     }
 
-    /// This thread's home for these gates: recorded (partition, gate,
-    /// token) when this collector was not the last one it used.
+    /// This thread's home for these gates: recorded (partition, gate, lease
+    /// identity) when this collector was not the last one it used.
     #[inline(always)]
     fn home(&self) -> Home {
         let home = HOME.get();
@@ -227,14 +228,15 @@ impl Gates {
     #[inline(always)]
     fn enter(&self, p: usize, home: &Home) -> std::result::Result<Option<Held>, ()> {
         // Cheap early answer once closed: callers that keep submitting to a
-        // closed collector then never touch the gate, so close() cannot be
-        // starved by a gate that is never seen empty.
+        // closed collector then never touch the gate (for SPSC, close() sets
+        // this only after closing every gate; see there).
         if self.closed.load(Ordering::Relaxed) {
             return Err(());
         }
         let gate = self.gate(p);
         match self.kind {
-            // Closing takes the SPSC gate for good, so holding it means open.
+            // No entry succeeds once close() has begun on this gate, so
+            // holding it means open.
             RingKind::Spsc => match gate.spsc.enter(Who::Submitter(home.lessee)) {
                 Entry::Held(held) => Ok(Some(held)),
                 Entry::Closed => Err(()),
