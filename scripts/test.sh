@@ -38,7 +38,7 @@ step "cargo test (unit, integration, C/C++ programs under valgrind, stress, allo
 cargo test --release
 
 if [[ -f tests/loom.rs ]]; then
-  step "loom model checks of the ring protocols"
+  step "loom model checks of the ring and gate protocols"
   # A separate target dir: --cfg loom rebuilds everything.
   # Without the kafka feature: the models need no librdkafka build.
   RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --no-default-features --test loom

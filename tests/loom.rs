@@ -1,4 +1,5 @@
-//! Model checks of the SPSC and MPSC ring protocols with loom.
+//! Model checks of the SPSC and MPSC ring protocols, and of the collector's SPSC
+//! gate (lock, lease, close) around an SPSC ring, with loom.
 //!
 //! Run with:
 //!
@@ -21,6 +22,7 @@
 
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
+use microbatch::collector::gate::{token, Entry, Lessee, SpscGate, Who};
 use microbatch::frame;
 use microbatch::ring::{max_event_for_capacity, record_size, ring_capacity, Full, MpscRing, SealedFrame, SpscRing};
 
@@ -211,16 +213,41 @@ fn spsc_consumer_seals_under_the_gate() {
     });
 }
 
+/// A submit as the collector makes it: the fast path's one attempt at the
+/// gate (lease, or one CAS), then the slow path's wait; the append; the exit.
+/// False if the gate is closed. Events are small and few: the ring never
+/// fills.
+fn gate_submit(gate: &SpscGate, ring: &SpscRing, me: Lessee, seq: u8) -> bool {
+    let held = match gate.try_enter(me) {
+        Some(held) => held,
+        None => match gate.enter(Who::Submitter(me)) {
+            Entry::Held(held) => held,
+            Entry::Closed => return false,
+        },
+    };
+    let ev = event(1, seq, 8);
+    // SAFETY: the gate (lease or lock) makes this the only producer side.
+    unsafe {
+        if !ring.try_append(&ev, u64::MAX) {
+            ring.push_tagged(&ev, None, u64::MAX, || seq as u32).unwrap();
+        }
+    }
+    gate.exit(held);
+    true
+}
+
 /// The collector's SPSC gate word (`collector::gate`) when the collector
 /// closes: a submitter appends under the gate (the fast path's one attempt,
-/// then the slow path's wait), a closer takes the gate for good, and the
-/// flush thread, a third thread, seals under the gate or, once it finds it
-/// closed, without it. Every event a submitter got in with is drained, once,
-/// in order; none gets in after the close; and loom checks that a seal after
-/// the close is ordered after the submitter's writes, which the flush thread
-/// sees only through the gate word (the closer's CAS continues the last
-/// holder's release sequence). A mutant whose waiting CAS fails with
-/// Relaxed instead of Acquire fails this model.
+/// then the slow path's wait; with LEASE_AFTER = 1 under loom, its second
+/// event goes through a lease), a closer shuts the gate for good (revoking
+/// the lease), and the flush thread, a third thread, seals under the gate
+/// or, once it finds it closed, without it. Every event a submitter got in
+/// with is drained, once, in order; none gets in after the close; and loom
+/// checks that a seal after the close is ordered after the submitter's
+/// writes, which the flush thread sees only through the gate word (the
+/// Release store of CLOSED_BIT alone by the last holder or the closer). A
+/// mutant whose hold() CAS fails with Relaxed instead of Acquire fails this
+/// model.
 ///
 /// No preemptions: a thread switches only where it yields, blocks or ends,
 /// so no thread is ever seen holding the gate, and nobody spins on it (loom
@@ -228,7 +255,6 @@ fn spsc_consumer_seals_under_the_gate() {
 /// gate). The interleavings that matter are whole critical sections.
 #[test]
 fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
-    use microbatch::collector::gate::{token, Entry, Lessee, SpscGate, Who};
     builder(0).check(|| {
         let ring = Arc::new(SpscRing::new(SPSC_CAP, usize::MAX));
         let gate = Arc::new(SpscGate::new(true));
@@ -240,23 +266,9 @@ fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
                 let me = Lessee { token: token(0), busy: &*busy };
                 let mut accepted = 0u8;
                 for seq in 0..2u8 {
-                    let ev = event(1, seq, 8);
-                    // The fast path's one attempt, then the slow path's wait.
-                    let held = match gate.try_enter(me) {
-                        Some(held) => held,
-                        None => match gate.enter(Who::Submitter(me)) {
-                            Entry::Held(held) => held,
-                            Entry::Closed => break,
-                        },
-                    };
-                    // SAFETY: the gate makes this the only producer side; two
-                    // small events never fill the ring.
-                    unsafe {
-                        if !ring.try_append(&ev, u64::MAX) {
-                            ring.push_tagged(&ev, None, u64::MAX, || seq as u32).unwrap();
-                        }
+                    if !gate_submit(&gate, &ring, me, seq) {
+                        break;
                     }
-                    gate.exit(held);
                     accepted += 1;
                     thread::yield_now();
                 }
@@ -296,7 +308,6 @@ fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
 /// owner's writes. A mutant without the revoker's barrier fails this model.
 #[test]
 fn spsc_gate_lease_revoked_by_the_sealing_flush_thread() {
-    use microbatch::collector::gate::{token, Entry, Lessee, SpscGate, Who};
     builder(2).check(|| {
         let ring = Arc::new(SpscRing::new(SPSC_CAP, usize::MAX));
         let gate = Arc::new(SpscGate::new(true));
@@ -307,22 +318,7 @@ fn spsc_gate_lease_revoked_by_the_sealing_flush_thread() {
             thread::spawn(move || {
                 let me = Lessee { token: token(0), busy: &*busy };
                 for seq in 0..3u8 {
-                    let ev = event(1, seq, 8);
-                    let held = match gate.try_enter(me) {
-                        Some(held) => held,
-                        None => match gate.enter(Who::Submitter(me)) {
-                            Entry::Held(held) => held,
-                            Entry::Closed => unreachable!("nobody closes"),
-                        },
-                    };
-                    // SAFETY: the gate (lease or lock) makes this the only
-                    // producer side; three small events never fill the ring.
-                    unsafe {
-                        if !ring.try_append(&ev, u64::MAX) {
-                            ring.push_tagged(&ev, None, u64::MAX, || seq as u32).unwrap();
-                        }
-                    }
-                    gate.exit(held);
+                    assert!(gate_submit(&gate, &ring, me, seq), "nobody closes");
                 }
             })
         };

@@ -236,6 +236,11 @@ impl SpscGate {
             return true;
         }
         self.wait_owner_out();
+        // The owner must earn the next lease with a new streak: a thread too
+        // slow to take the lock LEASE_AFTER times between two revokes (say,
+        // between the flush thread's seals at T) would otherwise cost a
+        // barrier per revoke for nothing. We hold the gate: ours to write.
+        self.streak.store(0, Ordering::Relaxed);
         true
     }
 
@@ -581,8 +586,13 @@ mod tests {
         gate.exit(held);
         // That exit re-leased it (the streak goes on).
         assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Leased(me())));
-        // A flush thread revokes, and frees the gate after.
+        // A flush thread revokes, and frees the gate after; the owner needs
+        // a new streak for the next lease.
         assert_eq!(gate.hold(|| 5), 5);
+        streak(&gate, me(), LEASE_AFTER - 1);
+        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Locked(Who::Submitter(me()))));
+        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Leased(me())));
+        assert_eq!(gate.hold(|| 6), 6);
         assert_eq!(gate.try_enter(other()).map(|h| { gate.exit(h); h }), Some(Held::Locked(Who::Submitter(other()))));
         streak(&gate, me(), LEASE_AFTER);
         gate.close();
@@ -590,15 +600,21 @@ mod tests {
         assert_eq!(gate.try_enter(me()), None);
     }
 
-    #[test]
-    fn close_waits_for_a_lease_owner_inside_and_shuts_it_out() {
+    /// A gate leased to me() with me() inside, or None where leases are off.
+    fn inside_my_lease() -> Option<(Arc<SpscGate>, Held)> {
         let gate = Arc::new(SpscGate::new(true));
         if !gate.leases {
-            return;
+            return None;
         }
         streak(&gate, me(), LEASE_AFTER);
         let held = gate.try_enter(me()).unwrap();
         assert_eq!(held, Held::Leased(me()));
+        Some((gate, held))
+    }
+
+    #[test]
+    fn close_waits_for_a_lease_owner_inside_and_shuts_it_out() {
+        let Some((gate, held)) = inside_my_lease() else { return };
         let closer = {
             let gate = gate.clone();
             std::thread::spawn(move || gate.close())
@@ -616,13 +632,7 @@ mod tests {
 
     #[test]
     fn a_revoker_waits_for_the_owner_inside() {
-        let gate = Arc::new(SpscGate::new(true));
-        if !gate.leases {
-            return;
-        }
-        streak(&gate, me(), LEASE_AFTER);
-        let held = gate.try_enter(me()).unwrap();
-        assert_eq!(held, Held::Leased(me()));
+        let Some((gate, held)) = inside_my_lease() else { return };
         let revoker = {
             let gate = gate.clone();
             std::thread::spawn(move || gate.hold(|| ()))
