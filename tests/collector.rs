@@ -179,3 +179,20 @@ fn one_thread_switching_between_collectors_and_outliving_one() {
         assert_eq!((b.status().submitted, c.status().submitted), (want_b.len() as u64, 100));
     }
 }
+
+/// A flush right after creating the collector, before its flush threads
+/// may have run at all, must still be carried out (a flush thread once took
+/// the flush epoch it found at its first run as already seen, and left the
+/// events for T, here 30 s).
+#[test]
+fn flush_right_after_new_is_not_lost() {
+    for ring in ["spsc", "mpsc"] {
+        for round in 0..40u32 {
+            let rec = Arc::new(Recorder::default());
+            let c = Collector::new(&config(&[("ring.type", ring), ("level", "L10_MAX")], rec.clone())).unwrap();
+            c.submit(&round.to_le_bytes()).unwrap();
+            c.flush(Duration::from_secs(5)).unwrap_or_else(|e| panic!("{ring} round {round}: {e}"));
+            assert_eq!(c.status().delivered, 1);
+        }
+    }
+}

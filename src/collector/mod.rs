@@ -951,7 +951,11 @@ impl FlushThread {
     }
 
     fn run(mut self) {
-        let mut seen_epoch = self.core.flush_epoch.load(Ordering::Acquire);
+        // The epoch the collector was created with (`flush_epoch` starts at
+        // 0), not the one this thread finds when it first runs: a flush()
+        // made before the thread got scheduled (a caller may create, submit
+        // and flush at once) is still due.
+        let mut seen_epoch = 0;
         let mut idle = IDLE_MIN;
         // Start of the previous pass: an MPSC record this pass sees for the
         // first time was published after that pass read the ring, so it
