@@ -262,8 +262,9 @@ impl SpscRing {
     /// the open frame as last measured and does not complete it (the event
     /// that makes `max_events` goes through [`SpscRing::push_tagged`], which
     /// seals). Returns false, with nothing written, otherwise; no frame open
-    /// also means false. Never calls out, so the caller's fast path stays a
-    /// leaf.
+    /// also means false. Calls nothing for events of up to
+    /// [`super::INLINE_COPY_MAX`] bytes, so a caller that keeps to those
+    /// stays a leaf.
     ///
     /// # Safety
     /// As for `push_tagged`.
