@@ -134,12 +134,6 @@ pub struct SpscGate {
     leases: bool,
 }
 
-impl Default for SpscGate {
-    fn default() -> SpscGate {
-        SpscGate::new(true)
-    }
-}
-
 impl SpscGate {
     /// A free gate; `leases` false, or no `membarrier` here, makes it a
     /// plain lock that never grants a lease.
@@ -495,11 +489,17 @@ mod tests {
         lessee(1)
     }
 
+    /// One fast-path entry and exit as `me`: how it got in, if it did.
+    fn enter_exit(gate: &SpscGate, me: Lessee) -> Option<Held> {
+        let held = gate.try_enter(me)?;
+        gate.exit(held);
+        Some(held)
+    }
+
     /// Takes the lock `n` times as `me`.
     fn streak(gate: &SpscGate, me: Lessee, n: u32) {
         for _ in 0..n {
-            let held = gate.try_enter(me).expect("free gate");
-            gate.exit(held);
+            enter_exit(gate, me).expect("free gate");
         }
     }
 
@@ -510,7 +510,7 @@ mod tests {
         assert_eq!(held, Held::Locked(Who::Submitter(me())));
         assert_eq!(gate.try_enter(other()), None);
         gate.exit(held);
-        gate.exit(gate.try_enter(other()).unwrap());
+        enter_exit(&gate, other()).unwrap();
     }
 
     #[test]
@@ -551,7 +551,7 @@ mod tests {
         streak(&gate, me(), LEASE_AFTER - 1);
         streak(&gate, other(), 1);
         streak(&gate, me(), LEASE_AFTER - 1);
-        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Locked(Who::Submitter(me()))));
+        assert_eq!(enter_exit(&gate, me()), Some(Held::Locked(Who::Submitter(me()))));
         // That was the LEASE_AFTER-th in a row: leased. We enter without the
         // lock, others find it taken.
         let held = gate.try_enter(me()).unwrap();
@@ -562,16 +562,16 @@ mod tests {
         let Entry::Held(held) = gate.enter(Who::Submitter(other())) else { panic!("open gate") };
         assert_eq!(held, Held::Locked(Who::Submitter(other())));
         gate.exit(held);
-        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Locked(Who::Submitter(me()))));
+        assert_eq!(enter_exit(&gate, me()), Some(Held::Locked(Who::Submitter(me()))));
         streak(&gate, me(), LEASE_AFTER - 1);
-        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Leased(me())));
+        assert_eq!(enter_exit(&gate, me()), Some(Held::Leased(me())));
     }
 
     #[test]
     fn a_plain_lock_never_leases() {
         let gate = SpscGate::new(false);
         streak(&gate, me(), 2 * LEASE_AFTER);
-        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Locked(Who::Submitter(me()))));
+        assert_eq!(enter_exit(&gate, me()), Some(Held::Locked(Who::Submitter(me()))));
     }
 
     #[test]
@@ -585,15 +585,15 @@ mod tests {
         let Entry::Held(held) = gate.enter(Who::Submitter(me())) else { panic!() };
         gate.exit(held);
         // That exit re-leased it (the streak goes on).
-        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Leased(me())));
+        assert_eq!(enter_exit(&gate, me()), Some(Held::Leased(me())));
         // A flush thread revokes, and frees the gate after; the owner needs
         // a new streak for the next lease.
         assert_eq!(gate.hold(|| 5), 5);
         streak(&gate, me(), LEASE_AFTER - 1);
-        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Locked(Who::Submitter(me()))));
-        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Leased(me())));
+        assert_eq!(enter_exit(&gate, me()), Some(Held::Locked(Who::Submitter(me()))));
+        assert_eq!(enter_exit(&gate, me()), Some(Held::Leased(me())));
         assert_eq!(gate.hold(|| 6), 6);
-        assert_eq!(gate.try_enter(other()).map(|h| { gate.exit(h); h }), Some(Held::Locked(Who::Submitter(other()))));
+        assert_eq!(enter_exit(&gate, other()), Some(Held::Locked(Who::Submitter(other()))));
         streak(&gate, me(), LEASE_AFTER);
         gate.close();
         assert!(gate.is_closed());
@@ -641,6 +641,6 @@ mod tests {
         assert!(!revoker.is_finished(), "revoked while the owner was inside");
         gate.exit(held);
         revoker.join().unwrap();
-        assert_eq!(gate.try_enter(me()).map(|h| { gate.exit(h); h }), Some(Held::Locked(Who::Submitter(me()))));
+        assert_eq!(enter_exit(&gate, me()), Some(Held::Locked(Who::Submitter(me()))));
     }
 }

@@ -29,9 +29,9 @@
 //! and ring through a thread-local `Home` recorded by an earlier submit,
 //! instead of walking from the collector: the lease check (or one
 //! compare-and-swap), a few checks on the gate's cache line, the copy into
-//! the open frame, a count, the exit. Everything else (first submit of a thread, tracked and large
-//! events, frames to open or seal, full rings, held or closed gates, MPSC)
-//! is out of line.
+//! the open frame, a count, the exit. Everything else (first submit of a
+//! thread, tracked and large events, frames to open or seal, full rings,
+//! held or closed gates, MPSC) is out of line.
 
 pub mod gate;
 
@@ -95,6 +95,16 @@ struct Gate {
     /// finds it on this line.
     max_events: AtomicU64,
     event_max_bytes: usize,
+}
+
+impl Gate {
+    /// Counts an event accepted into this SPSC partition's ring. Only the
+    /// gate holder writes an SPSC counter, so a load and a store suffice;
+    /// Release pairs with the Acquire in `Gates::submitted`.
+    #[inline(always)]
+    fn count_spsc(&self) {
+        self.submitted.store(self.submitted.load(Ordering::Relaxed) + 1, Ordering::Release);
+    }
 }
 
 /// Admission control for all partitions. Outlives the collector when a C or
@@ -420,8 +430,7 @@ impl Gates {
         {
             return false;
         }
-        // Only the gate holder writes an SPSC partition's counter.
-        gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Release);
+        gate.count_spsc();
         true
     }
 
@@ -450,8 +459,7 @@ impl Gates {
         // saturates at 0 meanwhile.
         let gate = self.gate(p);
         match self.kind {
-            // Only the gate holder writes an SPSC partition's counter.
-            RingKind::Spsc => gate.submitted.store(gate.submitted.load(Ordering::Relaxed) + 1, Ordering::Release),
+            RingKind::Spsc => gate.count_spsc(),
             RingKind::Mpsc => {
                 gate.submitted.fetch_add(1, Ordering::Release);
             }
