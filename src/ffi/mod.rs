@@ -112,8 +112,8 @@ pub extern "C" fn mb_collector_submit(c: *mut Handle, data: *const u8, len: usiz
 }
 
 /// mb_collector_submit past its fast path. `extern "C"` like its caller, so
-/// the caller reaches it with a jump (same convention, same arguments) and
-/// needs no stack frame of its own.
+/// the caller reaches it with a jump (same convention, same arguments)
+/// rather than a call.
 #[inline(never)]
 extern "C" fn submit_checked(c: *mut Handle, data: *const u8, len: usize) -> mb_result {
     guard(|| {
