@@ -76,9 +76,17 @@ typedef enum mb_result {
    */
   MB_ERR_INTERNAL = 12,
   /**
-   * The ticket is unknown or was already waited for.
+   * The ticket was never issued by this collector, or it expired: its
+   * outcome was reported and its slot has since been reused.
    */
   MB_ERR_UNKNOWN_TICKET = 13,
+  /**
+   * Every tracking slot holds an event awaiting acknowledgement (or, with
+   * `tracking.queue`, an outcome not yet drained). Nothing was taken.
+   * Unlike MB_ERR_FULL, retrying at once rarely helps: drain outcomes,
+   * raise `tracking.slots`, or submit fire-and-forget.
+   */
+  MB_ERR_TRACKING_FULL = 14,
 } mb_result;
 
 typedef struct mb_config mb_config;
@@ -91,6 +99,45 @@ typedef struct mb_collector mb_collector;
  * threads, possibly from several at once.
  */
 typedef int32_t (*mb_frame_cb)(void *ctx, const uint8_t *frame, size_t len, uint32_t event_count);
+
+/**
+ * One tracked event's outcome, as the completion queue and the ack callback
+ * report it (`mb_ack_event` in C).
+ */
+typedef struct mb_ack_event {
+  /**
+   * The ticket returned by the tracked submit.
+   */
+  uint64_t ticket;
+  /**
+   * MB_OK: the sink holds the event (Kafka acknowledged its record);
+   * MB_ERR_DELIVERY: it could not be delivered.
+   */
+  enum mb_result result;
+  /**
+   * Kafka partition of the record holding the event (-1 if failed or unknown).
+   */
+  int32_t partition;
+  /**
+   * Offset of that record (-1 if failed or unknown).
+   */
+  int64_t offset;
+  /**
+   * Index of the event inside its frame (0 in record mode).
+   */
+  uint32_t index;
+  /**
+   * Always 0; keeps the struct 32 bytes with no hidden padding.
+   */
+  uint32_t reserved;
+} mb_ack_event;
+#define mb_ack_event_EMPTY (mb_ack_event){ .ticket = 0, .result = MB_OK, .partition = -1, .offset = -1, .index = 0, .reserved = 0 }
+
+/**
+ * Receives outcomes of tracked events: `count` entries at `events`, valid
+ * only during the call.
+ */
+typedef void (*mb_ack_cb)(void *ctx, const struct mb_ack_event *events, size_t count);
 
 /**
  * Where an acknowledged event landed: its identity in Kafka is
@@ -161,6 +208,15 @@ typedef struct mb_status {
    * mb_collector_flush's error message carries the last one.
    */
   uint64_t sink_errors;
+  /**
+   * Tracking slots in use: tracked events awaiting acknowledgement, and
+   * (with `tracking.queue`) outcomes not yet drained.
+   */
+  uint64_t tracking_in_use;
+  /**
+   * The most tracking slots ever in use at once (of `tracking.slots`).
+   */
+  uint64_t tracking_high_water;
 } mb_status;
 
 /**
@@ -198,6 +254,17 @@ enum mb_result mb_config_set(struct mb_config *cfg, const char *key, const char 
 enum mb_result mb_config_set_frame_callback(struct mb_config *cfg, mb_frame_cb cb, void *ctx);
 
 /**
+ * Hands the outcome of every tracked event to `cb` as soon as it is known,
+ * a frame's worth per call. The callback runs on the thread that learns
+ * the outcome (a flush thread, or the Kafka client's delivery thread),
+ * possibly on several at once: it must be quick, thread-safe, and must not
+ * call mb_collector_wait, mb_collector_flush or mb_collector_free. A slot
+ * is free again when the callback returns (unless `tracking.queue` is also
+ * on: then when drained). Each outcome is passed exactly once.
+ */
+enum mb_result mb_config_set_ack_callback(struct mb_config *cfg, mb_ack_cb cb, void *ctx);
+
+/**
  * Frees a configuration. NULL is ignored.
  */
 void mb_config_free(struct mb_config *cfg);
@@ -221,9 +288,12 @@ enum mb_result mb_collector_submit(struct mb_collector *c, const uint8_t *data, 
 
 /**
  * Submits one event like mb_collector_submit and returns in `*ticket_out` a
- * ticket to wait for its acknowledgement with mb_collector_wait or
- * mb_collector_wait_ack. Every ticket should be waited for once: until then
- * it holds one of `tracking.slots` slots (MB_ERR_FULL when none is free).
+ * ticket (never 0) whose outcome arrives through mb_collector_poll_acks
+ * (with `tracking.queue=true`), the ack callback, or mb_collector_wait_ack,
+ * as the caller prefers. Nobody has to ask: the ticket's slot is free again
+ * once its outcome is known and reported. Returns what mb_collector_submit
+ * returns, and MB_ERR_TRACKING_FULL when all `tracking.slots` slots are in
+ * use (nothing was taken).
  */
 enum mb_result mb_collector_submit_tracked(struct mb_collector *c,
                                            const uint8_t *data,
@@ -235,8 +305,12 @@ enum mb_result mb_collector_submit_tracked(struct mb_collector *c,
  * the broker holds the record containing it). Returns MB_OK once it has,
  * MB_ERR_DELIVERY if its delivery failed, MB_ERR_TIMEOUT if neither is
  * known within `timeout_ms` (the ticket stays valid: wait again), and
- * MB_ERR_UNKNOWN_TICKET for a ticket already answered. Any number of
- * threads may wait at once.
+ * MB_ERR_UNKNOWN_TICKET for a ticket never issued or expired (its outcome
+ * was reported and its slot reused since; outcomes are kept until then).
+ * Asking does not consume the answer: any number of threads may wait for
+ * one ticket, and only they wake when it settles. A wait in progress when
+ * the collector is freed still gets the true outcome; one that starts
+ * after gets MB_ERR_CLOSED.
  */
 enum mb_result mb_collector_wait(struct mb_collector *c, uint64_t ticket, uint32_t timeout_ms);
 
@@ -250,6 +324,23 @@ enum mb_result mb_collector_wait_ack(struct mb_collector *c,
                                      uint64_t ticket,
                                      uint32_t timeout_ms,
                                      struct mb_ack *out);
+
+/**
+ * Drains up to `max` outcomes of tracked events into `out` (the completion
+ * queue, `tracking.queue=true`), waiting up to `timeout_ms` for the first,
+ * and stores how many in `*count_out`. Each outcome is drained exactly
+ * once, in the order it was learned; the drained events' tracking slots
+ * are free again. Returns MB_OK (with `*count_out` = 0 if none came in
+ * time), MB_ERR_CLOSED once the collector has been freed and every
+ * outcome drained (keep draining through and after mb_collector_free to
+ * collect them all), MB_ERR_INVALID_CONFIG when the queue is off.
+ * One thread draining serves any number of submitting threads.
+ */
+enum mb_result mb_collector_poll_acks(struct mb_collector *c,
+                                      struct mb_ack_event *out,
+                                      size_t max,
+                                      size_t *count_out,
+                                      uint32_t timeout_ms);
 
 /**
  * Flushes everything submitted before this call and waits until the sink

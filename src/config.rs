@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::pressure::PressureLevel;
 use crate::ring::{self, RingKind};
 use crate::sink::{FrameCallback, Sink};
+use crate::tracking::{AckCallback, Reporting};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +47,8 @@ pub const KEYS: &[KeyInfo] = &[
     KeyInfo { name: "level", default: "auto", doc: "`auto`, `1`..`10`, or `L1_REALTIME`..`L10_MAX` to force a level" },
     KeyInfo { name: "submit.block.ms", default: "0", doc: "how long submit waits for room in a full ring; 0 returns MB_ERR_FULL at once" },
     KeyInfo { name: "close.timeout.ms", default: "5000", doc: "how long freeing the collector waits to flush what is pending" },
-    KeyInfo { name: "tracking.slots", default: "65536", doc: "tracked events that may await acknowledgement at once; beyond that submit_tracked returns MB_ERR_FULL" },
+    KeyInfo { name: "tracking.slots", default: "65536", doc: "tracked events that may await acknowledgement at once (and, with tracking.queue, outcomes not yet drained); beyond that submit_tracked returns MB_ERR_TRACKING_FULL" },
+    KeyInfo { name: "tracking.queue", default: "false", doc: "`true`: outcomes of tracked events are kept in a completion queue until drained with mb_collector_poll_acks (each holds its slot until then); `false`: a slot is free as soon as its outcome is known" },
     KeyInfo { name: "sink", default: "kafka, or callback once a frame callback is set", doc: "`kafka`, `null` (count and drop) or `callback`" },
     KeyInfo { name: "kafka.topic", default: "microbatch", doc: "topic the Kafka sink writes to" },
     KeyInfo { name: "kafka.mode", default: "frame", doc: "`frame`: one record per frame; `record`: one record per event" },
@@ -68,6 +70,9 @@ pub struct Config {
     pub submit_block: Duration,
     pub close_timeout: Duration,
     pub tracking_slots: usize,
+    pub tracking_queue: bool,
+    /// Receives outcomes of tracked events (`mb_config_set_ack_callback`).
+    pub ack_callback: Option<AckCallback>,
     pub sink: SinkChoice,
     /// `kafka.<property>` keys, passed to the Kafka client verbatim.
     pub kafka: BTreeMap<String, String>,
@@ -92,6 +97,8 @@ impl Default for Config {
             submit_block: Duration::ZERO,
             close_timeout: Duration::from_secs(5),
             tracking_slots: 65536,
+            tracking_queue: false,
+            ack_callback: None,
             sink: SinkChoice::Kafka,
             kafka: BTreeMap::new(),
             sink_explicit: false,
@@ -105,6 +112,14 @@ fn parse_int(key: &str, value: &str, min: u64, max: u64) -> Result<u64> {
         _ => Err(Error::invalid_config(format!(
             "`{key}` must be an integer from {min} to {max}, got \"{value}\""
         ))),
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::invalid_config(format!("`{key}` must be true or false, got \"{value}\""))),
     }
 }
 
@@ -128,13 +143,7 @@ impl Config {
                 }
             }
             "ring.capacity.bytes" => self.ring_capacity = parse_int(key, value, 4096, 1 << 30)? as usize,
-            "submit.lease" => {
-                self.submit_lease = match value.trim().to_ascii_lowercase().as_str() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(Error::invalid_config(format!("`submit.lease` must be true or false, got \"{value}\""))),
-                }
-            }
+            "submit.lease" => self.submit_lease = parse_bool(key, value)?,
             "event.max.bytes" => self.event_max_bytes = parse_int(key, value, 1, ring::MAX_EVENT_BYTES as u64)? as usize,
             "batch.max.events" => self.batch_max_events = parse_int(key, value, 1, u32::MAX as u64)?,
             "batch.max.bytes" => {
@@ -156,6 +165,7 @@ impl Config {
             "submit.block.ms" => self.submit_block = ms(0, 3_600_000)?,
             "close.timeout.ms" => self.close_timeout = ms(0, 3_600_000)?,
             "tracking.slots" => self.tracking_slots = parse_int(key, value, 1, 1 << 24)? as usize,
+            "tracking.queue" => self.tracking_queue = parse_bool(key, value)?,
             "sink" => {
                 self.sink = match value.trim() {
                     "null" => SinkChoice::Null,
@@ -198,6 +208,17 @@ impl Config {
         if !self.sink_explicit || matches!(self.sink, SinkChoice::Callback(_)) {
             self.sink = SinkChoice::Callback(callback);
         }
+    }
+
+    /// Hands the outcome of every tracked event to `callback`, a frame's
+    /// worth at a time, on the thread that learns it.
+    pub fn set_ack_callback(&mut self, callback: AckCallback) {
+        self.ack_callback = Some(callback);
+    }
+
+    /// How outcomes of tracked events are reported.
+    pub fn tracking_reporting(&self) -> Reporting {
+        Reporting { queue: self.tracking_queue, callback: self.ack_callback.clone() }
     }
 
     /// Sends frames to a Rust sink.
@@ -273,6 +294,7 @@ mod tests {
             ("submit.block.ms", "5"),
             ("close.timeout.ms", "100"),
             ("tracking.slots", "16"),
+            ("tracking.queue", "true"),
             ("sink", "null"),
             ("kafka.topic", "events"),
             ("kafka.mode", "record"),

@@ -40,8 +40,14 @@ pub enum mb_result {
     MB_ERR_PANIC = 11,
     /// An internal invariant failed (a bug): please report it.
     MB_ERR_INTERNAL = 12,
-    /// The ticket is unknown or was already waited for.
+    /// The ticket was never issued by this collector, or it expired: its
+    /// outcome was reported and its slot has since been reused.
     MB_ERR_UNKNOWN_TICKET = 13,
+    /// Every tracking slot holds an event awaiting acknowledgement (or, with
+    /// `tracking.queue`, an outcome not yet drained). Nothing was taken.
+    /// Unlike MB_ERR_FULL, retrying at once rarely helps: drain outcomes,
+    /// raise `tracking.slots`, or submit fire-and-forget.
+    MB_ERR_TRACKING_FULL = 14,
 }
 
 impl mb_result {
@@ -62,11 +68,12 @@ impl mb_result {
             mb_result::MB_ERR_PANIC => "MB_ERR_PANIC",
             mb_result::MB_ERR_INTERNAL => "MB_ERR_INTERNAL",
             mb_result::MB_ERR_UNKNOWN_TICKET => "MB_ERR_UNKNOWN_TICKET",
+            mb_result::MB_ERR_TRACKING_FULL => "MB_ERR_TRACKING_FULL",
         }
     }
 
     /// All codes in numeric order (used by tests and the bindings).
-    pub const ALL: [mb_result; 14] = [
+    pub const ALL: [mb_result; 15] = [
         mb_result::MB_OK,
         mb_result::MB_ERR_NULL_ARG,
         mb_result::MB_ERR_INVALID_CONFIG,
@@ -81,6 +88,7 @@ impl mb_result {
         mb_result::MB_ERR_PANIC,
         mb_result::MB_ERR_INTERNAL,
         mb_result::MB_ERR_UNKNOWN_TICKET,
+        mb_result::MB_ERR_TRACKING_FULL,
     ];
 }
 

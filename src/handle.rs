@@ -11,6 +11,7 @@
 //! `free` closes the gates (waiting for every holder) before dropping it.
 
 use crate::collector::{Collector, Core, Gates, Status};
+use crate::tracking::{Ack, AckEvent, Tracker};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ring::INLINE_COPY_MAX;
@@ -31,6 +32,10 @@ pub struct Handle {
     core: *const Core,
     /// Owned collector; null once freed.
     collector: AtomicPtr<Collector>,
+    /// The completion queue's owner, kept past a free until a drain finds
+    /// the queue ended, so outcomes settled while freeing can still be
+    /// drained. None without a queue, and once the queue has ended.
+    acks: Mutex<Option<Arc<Tracker>>>,
 }
 
 // SAFETY: `core` is only dereferenced inside an open gate; the collector is
@@ -49,6 +54,7 @@ impl Handle {
             gates_id: collector.gates().id(),
             gates: collector.gates().clone(),
             core: collector.core_ptr(),
+            acks: Mutex::new(collector.tracker().has_queue().then(|| collector.tracker().clone())),
             collector: AtomicPtr::new(Box::into_raw(collector)),
         }));
         HUSKS.lock().unwrap_or_else(|e| e.into_inner()).push(handle);
@@ -112,8 +118,30 @@ impl Handle {
         unsafe { self.gates.submit_tracked(self.core, event) }
     }
 
-    pub fn wait(&self, ticket: u64, timeout: Duration) -> Result<crate::tracking::Ack> {
-        self.with(|c| c.wait(ticket, timeout))?
+    /// Waits for a ticket's outcome. The wait holds the tracking slots, not
+    /// the collector, so a free that starts meanwhile does not cut it short:
+    /// the waiter gets the event's true outcome (free delivers or fails
+    /// every pending event). A wait that starts after the free gets
+    /// MB_ERR_CLOSED.
+    pub fn wait(&self, ticket: u64, timeout: Duration) -> Result<Ack> {
+        self.with(|c| c.tracker().clone())?.wait(ticket, timeout)
+    }
+
+    /// Drains outcomes from the completion queue. Works through and after a
+    /// free, so every outcome can be collected, and answers MB_ERR_CLOSED
+    /// once the collector is gone and everything has been drained.
+    pub fn poll_acks(&self, out: &mut [AckEvent], timeout: Duration) -> Result<usize> {
+        let tracker = self.acks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(tracker) = tracker else {
+            // No queue (the tracker says how to turn it on), or it has ended.
+            return self.with(|c| c.poll_acks(out, timeout))?;
+        };
+        let drained = tracker.poll_acks(out, timeout);
+        if drained.as_ref().is_err_and(|e| e.code() == crate::error::Code::MB_ERR_CLOSED) {
+            // Ended: the husk need not keep the slots any longer.
+            *self.acks.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        drained
     }
 
     /// Runs `f` on the collector unless it has been freed.

@@ -12,7 +12,8 @@
 //! * [`frame`]: the batch frame format (encoder and decoder).
 //! * [`sink`]: where frames go (Kafka, null, C callback).
 //! * [`config`]: string keys, validated at set time.
-//! * [`tracking`]: acknowledged submits (tickets waiting for Kafka).
+//! * [`tracking`]: acknowledged submits: tickets, waiting, the completion
+//!   queue, delivery accounting, and the sinks' [`sink::Completion`].
 //! * [`handle`]: stale-safe handles for foreign callers.
 //! * `ffi`: the C ABI (`include/microbatch.h`), a thin layer over the above.
 
@@ -24,7 +25,6 @@ pub mod handle;
 pub mod pressure;
 pub mod ring;
 pub mod sink;
-mod stats;
 pub mod tracking;
 mod sync;
 

@@ -183,6 +183,13 @@ fn api() {
     check_program("tests/c/api.c", "api", Lang::C, &["20000"], &["300"]);
 }
 
+/// Thousands of tracked events in flight through 1024 slots, one completion
+/// thread draining, callers who hang up, a sink that fails some frames.
+#[test]
+fn gateway() {
+    check_program("tests/c/gateway.c", "gateway", Lang::C, &["5000", "8"], &["150", "4"]);
+}
+
 #[test]
 fn race() {
     // SPSC rings only: see race_mpsc.

@@ -23,12 +23,25 @@
 // flush threads, possibly several at once: it must be thread-safe. An
 // exception escaping it is caught (it must not unwind into the library) and
 // the frame's events are counted failed.
+//
+// Acknowledgements at gateway scale: submit_tracked returns a ticket; its
+// outcome arrives through poll_acks (with "tracking.queue" = "true": one
+// thread drains outcomes for every in-flight request), through an ack
+// callback (set_ack_callback, called on the thread that learns outcomes), or
+// through wait(ticket) for a caller that wants to block. Nobody has to ask:
+// a ticket's slot is free again once its outcome is reported.
+//
+// Threads: every member of Collector except the move operations may be
+// called from any number of threads at once, close() included: after
+// close() (on any thread) the others return or throw MB_ERR_CLOSED, exactly
+// as the C API does for a freed handle.
 
 #ifndef MICROBATCH_HPP
 #define MICROBATCH_HPP
 
 #include <microbatch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -93,6 +106,11 @@ inline uint32_t clamp_ms(std::chrono::milliseconds timeout) noexcept {
 // failed.
 using FrameCallback = std::function<bool(const uint8_t* frame, size_t len, uint32_t events)>;
 
+// Receives the outcomes of tracked events (valid only during the call), a
+// frame's worth at a time, on the thread that learns them; several threads
+// may call it at once. Exceptions escaping it are swallowed.
+using AckCallback = std::function<void(const mb_ack_event* events, size_t count)>;
+
 class Collector;
 
 // An owning collector configuration. Move-only.
@@ -131,6 +149,15 @@ public:
         return *this;
     }
 
+    // Hands the outcome of every tracked event to `cb` (see AckCallback).
+    Config& set_ack_callback(AckCallback cb) {
+        if (!cb) throw Error(MB_ERR_NULL_ARG, "the ack callback is empty");
+        auto owned = std::make_shared<AckCallback>(std::move(cb));
+        detail::check(mb_config_set_ack_callback(get(), &Config::ack_trampoline, owned.get()));
+        ack_callback_ = std::move(owned);
+        return *this;
+    }
+
     // The C handle, still owned by this object.
     mb_config* get() const {
         if (!cfg_) throw Error(MB_ERR_NULL_ARG, "microbatch::Config was moved from");
@@ -148,29 +175,45 @@ private:
         }
     }
 
+    static void ack_trampoline(void* ctx, const mb_ack_event* events, size_t count) noexcept {
+        try {
+            (*static_cast<AckCallback*>(ctx))(events, count);
+        } catch (...) {
+            // must not unwind into the library; the outcomes stay reported
+        }
+    }
+
     struct Free {
         void operator()(mb_config* c) const noexcept { mb_config_free(c); }
     };
     std::unique_ptr<mb_config, Free> cfg_;
     std::shared_ptr<FrameCallback> callback_;
+    std::shared_ptr<AckCallback> ack_callback_;
 };
 
 // An owning collector. Move-only; the destructor frees it, which flushes
 // everything pending (waiting at most `close.timeout.ms`).
 class Collector {
 public:
-    explicit Collector(const Config& cfg) : callback_(cfg.callback_) {
+    explicit Collector(const Config& cfg) : callback_(cfg.callback_), ack_callback_(cfg.ack_callback_) {
         detail::check(mb_collector_new(cfg.get(), &c_));
     }
 
+    // Moving is not thread-safe: no other thread may use either collector
+    // while it is moved.
     Collector(Collector&& other) noexcept
-        : c_(std::exchange(other.c_, nullptr)), callback_(std::move(other.callback_)) {}
+        : c_(std::exchange(other.c_, nullptr)),
+          closed_(other.closed_.exchange(true)),
+          callback_(std::move(other.callback_)),
+          ack_callback_(std::move(other.ack_callback_)) {}
 
     Collector& operator=(Collector&& other) noexcept {
         if (this != &other) {
             close();
             c_ = std::exchange(other.c_, nullptr);
+            closed_.store(other.closed_.exchange(true));
             callback_ = std::move(other.callback_);
+            ack_callback_ = std::move(other.ack_callback_);
         }
         return *this;
     }
@@ -201,9 +244,10 @@ public:
         submit(bytes.data(), bytes.size());
     }
 
-    // Submits one event to wait for (see mb_collector_submit_tracked) and
-    // returns its ticket; throws Error (MB_ERR_FULL when no tracking slot or
-    // no ring space is free).
+    // Submits one event whose acknowledgement the caller wants (see
+    // mb_collector_submit_tracked) and returns its ticket (never 0); throws
+    // Error: MB_ERR_FULL (no ring space), MB_ERR_TRACKING_FULL (no tracking
+    // slot), and the rest as submit.
     uint64_t submit_tracked(const void* data, size_t len) {
         if (!c_) throw closed();
         uint64_t ticket = 0;
@@ -220,7 +264,8 @@ public:
 
     // Waits for a ticket's acknowledgement and returns where the event
     // landed. Throws Error: MB_ERR_DELIVERY (failed), MB_ERR_TIMEOUT (the
-    // ticket stays valid), MB_ERR_UNKNOWN_TICKET (already answered).
+    // ticket stays valid), MB_ERR_UNKNOWN_TICKET (never issued, or expired:
+    // reported and its slot reused since). Asking again gets the same answer.
     mb_ack wait(uint64_t ticket, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
         mb_ack ack{};
         detail::check(try_wait(ticket, timeout, &ack));
@@ -231,6 +276,35 @@ public:
     mb_result try_wait(uint64_t ticket, std::chrono::milliseconds timeout, mb_ack* ack = nullptr) noexcept {
         if (!c_) return MB_ERR_CLOSED;
         return mb_collector_wait_ack(c_, ticket, detail::clamp_ms(timeout), ack);
+    }
+
+    // Drains up to `max` outcomes into `out` (needs "tracking.queue" =
+    // "true"), waiting up to `timeout` for the first; returns how many (0
+    // if none came in time). Throws Error: MB_ERR_CLOSED once the collector
+    // is closed and every outcome has been drained (keep draining through
+    // close() on another thread to collect them all).
+    size_t poll_acks(mb_ack_event* out, size_t max, std::chrono::milliseconds timeout) {
+        size_t count = 0;
+        detail::check(try_poll_acks(out, max, count, timeout));
+        return count;
+    }
+
+    // Drains into `out` (cleared first, up to its capacity or 1024 events).
+    size_t poll_acks(std::vector<mb_ack_event>& out, std::chrono::milliseconds timeout) {
+        out.resize(out.capacity() ? out.capacity() : 1024);
+        size_t count = 0;
+        mb_result r = try_poll_acks(out.data(), out.size(), count, timeout);
+        out.resize(count);
+        detail::check(r);
+        return count;
+    }
+
+    // The non-throwing form.
+    mb_result try_poll_acks(mb_ack_event* out, size_t max, size_t& count,
+                            std::chrono::milliseconds timeout) noexcept {
+        count = 0;
+        if (!c_) return MB_ERR_CLOSED;
+        return mb_collector_poll_acks(c_, out, max, &count, detail::clamp_ms(timeout));
     }
 
     // Waits until everything submitted so far has been taken by the sink.
@@ -248,26 +322,36 @@ public:
         return st;
     }
 
-    // Frees the collector now (flushing what is pending); later calls report
-    // MB_ERR_CLOSED. Idempotent. The callback is released afterwards.
+    // Frees the collector now (flushing what is pending); later calls, on
+    // any thread, report MB_ERR_CLOSED. Idempotent, and safe to call while
+    // other threads submit, wait or poll: the handle itself is never
+    // written, and the C library answers a freed handle with MB_ERR_CLOSED
+    // (a wait or poll_acks already in progress still gets its outcomes).
+    // The callbacks are released afterwards (only the closing thread touches
+    // them, and the freed collector never calls them again).
     void close() noexcept {
-        if (c_) {
+        if (c_ && !closed_.exchange(true)) {
             mb_collector_free(c_);
-            c_ = nullptr;
+            callback_.reset();
+            ack_callback_.reset();
         }
-        callback_.reset();
     }
 
-    bool is_open() const noexcept { return c_ != nullptr; }
+    bool is_open() const noexcept { return c_ && !closed_.load(); }
 
-    // The C handle (NULL once closed), still owned by this object.
+    // The C handle (after close(), a freed handle that answers
+    // MB_ERR_CLOSED; NULL on a moved-from collector).
     mb_collector* get() const noexcept { return c_; }
 
 private:
     static Error closed() { return Error(MB_ERR_CLOSED, "the collector is closed (or was moved from)"); }
 
     mb_collector* c_ = nullptr;
-    std::shared_ptr<FrameCallback> callback_;  // outlives c_: released after mb_collector_free
+    std::atomic<bool> closed_{false};
+    // Released by close(), after mb_collector_free: the library calls them
+    // until then.
+    std::shared_ptr<FrameCallback> callback_;
+    std::shared_ptr<AckCallback> ack_callback_;
 };
 
 namespace detail {

@@ -43,7 +43,7 @@ use crate::ring::{Full, Ring, RingKind, SealedFrame, SpscRing};
 #[cfg(feature = "kafka")]
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
 use crate::sink::{CallbackSink, Completion, NullSink, Sink};
-use crate::stats::Accounting;
+use crate::tracking::{Accounting, AckEvent, Tracker};
 use gate::{Entry, Held, Lessee, SpscGate, Who};
 use crossbeam_utils::{Backoff, CachePadded};
 use std::cell::Cell;
@@ -80,6 +80,11 @@ pub struct Status {
     /// Client-level sink errors so far (e.g. Kafka brokers unreachable);
     /// mb_collector_flush's error message carries the last one.
     pub sink_errors: u64,
+    /// Tracking slots in use: tracked events awaiting acknowledgement, and
+    /// (with `tracking.queue`) outcomes not yet drained.
+    pub tracking_in_use: u64,
+    /// The most tracking slots ever in use at once (of `tracking.slots`).
+    pub tracking_high_water: u64,
 }
 
 /// What a submit touches of one partition besides its ring, on one cache
@@ -510,7 +515,7 @@ impl Gates {
                 return Ok(ticket);
             }
             if let Some(slot) = tag {
-                core.accounting.tracker.release(slot);
+                core.accounting.tracker.unissue(slot);
             }
             core.wake_napping_flushers();
             let now = Instant::now();
@@ -674,6 +679,8 @@ impl Core {
             interval_us: self.max_wait_us.load(Ordering::Relaxed),
             rate_per_sec: f64::from_bits(self.rate_bits.load(Ordering::Relaxed)),
             sink_errors: self.sink.errors().0,
+            tracking_in_use: self.accounting.tracker.in_use(),
+            tracking_high_water: self.accounting.tracker.high_water(),
         }
     }
 }
@@ -719,7 +726,7 @@ impl Collector {
                 .collect(),
             gates: Arc::new(Gates::new(config.ring_kind, partitions, config.event_max_bytes, config.submit_lease)),
             clock: Clock { start: Instant::now(), now_us: CachePadded::new(AtomicU32::new(0)) },
-            accounting: Arc::new(Accounting::new(config.tracking_slots)),
+            accounting: Arc::new(Accounting::new(config.tracking_slots, config.tracking_reporting())),
             sink,
             event_max_bytes: config.event_max_bytes,
             batch_max_bytes: config.batch_max_bytes,
@@ -778,28 +785,26 @@ impl Collector {
     /// Waits until the event of `ticket` is acknowledged by the sink and
     /// returns where it landed. MB_ERR_DELIVERY if its delivery failed,
     /// MB_ERR_TIMEOUT if the outcome is not known in time (the ticket stays
-    /// valid). A ticket is answered once.
+    /// valid), MB_ERR_UNKNOWN_TICKET if it was never issued or has expired.
+    /// Asking does not consume the answer: any number of threads may wait
+    /// for one ticket, and a ticket reported through the completion queue
+    /// or the ack callback can still be waited for until its slot is reused.
     pub fn wait(&self, ticket: u64, timeout: Duration) -> Result<crate::tracking::Ack> {
-        use crate::tracking::Outcome;
-        let accounting = &self.core.accounting;
-        let gates = &self.core.gates;
-        let deadline = Instant::now() + timeout;
-        // Fast path: an already settled ticket needs no lock or condvar.
-        if !accounting.tracker.is_settled(ticket) {
-            accounting.wait_until(deadline, || accounting.tracker.is_settled(ticket) || gates.is_closed());
-        }
-        match accounting.tracker.poll(ticket)? {
-            Outcome::Delivered(ack) => Ok(ack),
-            Outcome::Failed => Err(Error::new(
-                Code::MB_ERR_DELIVERY,
-                accounting.last_error().map(|e| e.message().to_string()).unwrap_or_else(|| "delivery failed".into()),
-            )),
-            Outcome::Pending if gates.is_closed() => Err(Error::closed()),
-            Outcome::Pending => Err(Error::new(
-                Code::MB_ERR_TIMEOUT,
-                format!("ticket not acknowledged within {} ms", timeout.as_millis()),
-            )),
-        }
+        self.core.accounting.tracker.wait(ticket, timeout)
+    }
+
+    /// Drains up to `out.len()` outcomes of tracked events from the
+    /// completion queue (`tracking.queue=true`), waiting up to `timeout` for
+    /// the first; see [`Tracker::poll_acks`].
+    pub fn poll_acks(&self, out: &mut [AckEvent], timeout: Duration) -> Result<usize> {
+        self.core.accounting.tracker.poll_acks(out, timeout)
+    }
+
+    /// The tracking slots, for callers that wait or drain outside the
+    /// collector's lifetime (handles: a wait in progress when the collector
+    /// is freed still gets its true outcome).
+    pub(crate) fn tracker(&self) -> &Arc<Tracker> {
+        &self.core.accounting.tracker
     }
 
     /// Sends everything submitted before this call and waits until the sink

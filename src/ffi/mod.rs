@@ -12,7 +12,7 @@ use crate::error::{mb_result, Error};
 use crate::frame;
 use crate::handle::Handle;
 use crate::sink::callback::{mb_frame_cb, FrameCallback};
-use crate::tracking::Ack;
+use crate::tracking::{Ack, AckCallback, AckEvent};
 use boundary::{bytes, c_str, guard, guard_void, non_null, non_null_mut, with_last_error};
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
@@ -64,6 +64,46 @@ pub extern "C" fn mb_config_set_frame_callback(cfg: *mut Config, cb: mb_frame_cb
         let cfg = non_null_mut(cfg, "cfg")?;
         let cb = cb.ok_or_else(|| Error::new(mb_result::MB_ERR_NULL_ARG, "`cb` is NULL"))?;
         cfg.set_frame_callback(FrameCallback { cb, ctx });
+        Ok(())
+    })
+}
+
+/// Receives outcomes of tracked events: `count` entries at `events`, valid
+/// only during the call.
+#[allow(non_camel_case_types)]
+pub type mb_ack_cb = Option<unsafe extern "C" fn(ctx: *mut c_void, events: *const AckEvent, count: usize)>;
+
+/// A C ack callback and its context, callable from any thread (the C API
+/// documents that requirement; Rust never dereferences `ctx`).
+#[derive(Clone, Copy)]
+struct CAckCallback {
+    cb: unsafe extern "C" fn(*mut c_void, *const AckEvent, usize),
+    ctx: *mut c_void,
+}
+// SAFETY: see the type's docs.
+unsafe impl Send for CAckCallback {}
+unsafe impl Sync for CAckCallback {}
+
+/// Hands the outcome of every tracked event to `cb` as soon as it is known,
+/// a frame's worth per call. The callback runs on the thread that learns
+/// the outcome (a flush thread, or the Kafka client's delivery thread),
+/// possibly on several at once: it must be quick, thread-safe, and must not
+/// call mb_collector_wait, mb_collector_flush or mb_collector_free. A slot
+/// is free again when the callback returns (unless `tracking.queue` is also
+/// on: then when drained). Each outcome is passed exactly once.
+#[no_mangle]
+pub extern "C" fn mb_config_set_ack_callback(cfg: *mut Config, cb: mb_ack_cb, ctx: *mut c_void) -> mb_result {
+    guard(|| {
+        let cfg = non_null_mut(cfg, "cfg")?;
+        let cb = cb.ok_or_else(|| Error::new(mb_result::MB_ERR_NULL_ARG, "`cb` is NULL"))?;
+        let c = CAckCallback { cb, ctx };
+        let callback: AckCallback = std::sync::Arc::new(move |events: &[AckEvent]| {
+            let c = &c;
+            // SAFETY: the callback contract is the caller's; `events` is a
+            // valid slice for the duration of the call.
+            unsafe { (c.cb)(c.ctx, events.as_ptr(), events.len()) }
+        });
+        cfg.set_ack_callback(callback);
         Ok(())
     })
 }
@@ -124,9 +164,12 @@ extern "C" fn submit_checked(c: *mut Handle, data: *const u8, len: usize) -> mb_
 }
 
 /// Submits one event like mb_collector_submit and returns in `*ticket_out` a
-/// ticket to wait for its acknowledgement with mb_collector_wait or
-/// mb_collector_wait_ack. Every ticket should be waited for once: until then
-/// it holds one of `tracking.slots` slots (MB_ERR_FULL when none is free).
+/// ticket (never 0) whose outcome arrives through mb_collector_poll_acks
+/// (with `tracking.queue=true`), the ack callback, or mb_collector_wait_ack,
+/// as the caller prefers. Nobody has to ask: the ticket's slot is free again
+/// once its outcome is known and reported. Returns what mb_collector_submit
+/// returns, and MB_ERR_TRACKING_FULL when all `tracking.slots` slots are in
+/// use (nothing was taken).
 #[no_mangle]
 pub extern "C" fn mb_collector_submit_tracked(
     c: *mut Handle,
@@ -147,8 +190,12 @@ pub extern "C" fn mb_collector_submit_tracked(
 /// the broker holds the record containing it). Returns MB_OK once it has,
 /// MB_ERR_DELIVERY if its delivery failed, MB_ERR_TIMEOUT if neither is
 /// known within `timeout_ms` (the ticket stays valid: wait again), and
-/// MB_ERR_UNKNOWN_TICKET for a ticket already answered. Any number of
-/// threads may wait at once.
+/// MB_ERR_UNKNOWN_TICKET for a ticket never issued or expired (its outcome
+/// was reported and its slot reused since; outcomes are kept until then).
+/// Asking does not consume the answer: any number of threads may wait for
+/// one ticket, and only they wake when it settles. A wait in progress when
+/// the collector is freed still gets the true outcome; one that starts
+/// after gets MB_ERR_CLOSED.
 #[no_mangle]
 pub extern "C" fn mb_collector_wait(c: *mut Handle, ticket: u64, timeout_ms: u32) -> mb_result {
     mb_collector_wait_ack(c, ticket, timeout_ms, std::ptr::null_mut())
@@ -168,6 +215,43 @@ pub extern "C" fn mb_collector_wait_ack(c: *mut Handle, ticket: u64, timeout_ms:
         if let Some(out) = unsafe { out.as_mut() } {
             *out = ack;
         }
+        Ok(())
+    })
+}
+
+/// Drains up to `max` outcomes of tracked events into `out` (the completion
+/// queue, `tracking.queue=true`), waiting up to `timeout_ms` for the first,
+/// and stores how many in `*count_out`. Each outcome is drained exactly
+/// once, in the order it was learned; the drained events' tracking slots
+/// are free again. Returns MB_OK (with `*count_out` = 0 if none came in
+/// time), MB_ERR_CLOSED once the collector has been freed and every
+/// outcome drained (keep draining through and after mb_collector_free to
+/// collect them all), MB_ERR_INVALID_CONFIG when the queue is off.
+/// One thread draining serves any number of submitting threads.
+#[no_mangle]
+pub extern "C" fn mb_collector_poll_acks(
+    c: *mut Handle,
+    out: *mut AckEvent,
+    max: usize,
+    count_out: *mut usize,
+    timeout_ms: u32,
+) -> mb_result {
+    guard(|| {
+        let count_out = non_null_mut(count_out, "count_out")?;
+        *count_out = 0;
+        let out: &mut [AckEvent] = if max == 0 {
+            &mut []
+        } else {
+            let out = non_null_mut(out, "out")?;
+            // A slice may not span more than isize::MAX bytes; no caller has
+            // room for that many anyway.
+            let max = max.min(isize::MAX as usize / std::mem::size_of::<AckEvent>());
+            // SAFETY: the caller promises `max` writable mb_ack_event at `out`.
+            unsafe { std::slice::from_raw_parts_mut(out, max) }
+        };
+        // SAFETY: as in mb_collector_submit.
+        let handle = unsafe { Handle::from_ptr(c) }?;
+        *count_out = handle.poll_acks(out, Duration::from_millis(timeout_ms as u64))?;
         Ok(())
     })
 }
@@ -283,7 +367,7 @@ pub extern "C" fn mb_last_error(buf: *mut c_char, len: usize) -> usize {
 #[no_mangle]
 pub extern "C" fn mb_result_name(r: ResultCode) -> *const c_char {
     const UNKNOWN: &[u8] = b"MB_UNKNOWN\0";
-    static NAMES: [&[u8]; 14] = [
+    static NAMES: [&[u8]; 15] = [
         b"MB_OK\0",
         b"MB_ERR_NULL_ARG\0",
         b"MB_ERR_INVALID_CONFIG\0",
@@ -298,6 +382,7 @@ pub extern "C" fn mb_result_name(r: ResultCode) -> *const c_char {
         b"MB_ERR_PANIC\0",
         b"MB_ERR_INTERNAL\0",
         b"MB_ERR_UNKNOWN_TICKET\0",
+        b"MB_ERR_TRACKING_FULL\0",
     ];
     NAMES.get(r as usize).copied().unwrap_or(UNKNOWN).as_ptr() as *const c_char
 }
@@ -313,7 +398,7 @@ mod tests {
             let name = unsafe { CStr::from_ptr(mb_result_name(code as u32)) };
             assert_eq!(name.to_str().unwrap(), code.name());
         }
-        for outside in [14, 1000, u32::MAX] {
+        for outside in [15, 1000, u32::MAX] {
             let name = unsafe { CStr::from_ptr(mb_result_name(outside)) };
             assert_eq!(name.to_str().unwrap(), "MB_UNKNOWN");
         }

@@ -137,7 +137,7 @@ pub struct RecordGroup {
 impl RecordGroup {
     fn finish_one(&self, index: u32, outcome: std::result::Result<(i32, i64), Error>) {
         if let Some(c) = self.completion.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            c.event_outcome(index, outcome.as_ref().ok().copied());
+            c.event_outcome(index, outcome.as_ref().ok().copied(), outcome.as_ref().err());
         }
         if let Err(e) = outcome {
             self.failed.fetch_add(1, Ordering::Relaxed);

@@ -6,13 +6,13 @@
 //! `submitted == delivered + failed + pending`, with pending derived.
 
 use crate::error::Error;
-use crate::tracking::Tracker;
+use super::{Reporting, Tracker};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 pub struct Accounting {
-    pub(crate) tracker: Tracker,
+    pub(crate) tracker: Arc<Tracker>,
     delivered: AtomicU64,
     failed: AtomicU64,
     rejected: AtomicU64,
@@ -26,9 +26,9 @@ pub struct Accounting {
 }
 
 impl Accounting {
-    pub fn new(tracking_slots: usize) -> Accounting {
+    pub fn new(tracking_slots: usize, reporting: Reporting) -> Accounting {
         Accounting {
-            tracker: Tracker::new(tracking_slots),
+            tracker: Arc::new(Tracker::new(tracking_slots, reporting)),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -111,5 +111,14 @@ impl Accounting {
         drop(guard);
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         ok
+    }
+}
+
+impl Drop for Accounting {
+    /// The collector and every frame's [`super::Completion`] are gone: no
+    /// outcome can be settled any more, so pollers of the completion queue
+    /// may learn that it has ended.
+    fn drop(&mut self) {
+        self.tracker.close();
     }
 }
