@@ -39,7 +39,8 @@ typedef enum mb_result {
    */
   MB_ERR_FULL = 3,
   /**
-   * The event is larger than `event.max.bytes`.
+   * The event is larger than `event.max.bytes`, or a result is larger
+   * than the buffer given for it (the call says how much it needs).
    */
   MB_ERR_TOO_LARGE = 4,
   /**
@@ -374,6 +375,20 @@ enum mb_result mb_frame_decode(const uint8_t *frame,
                                mb_event_cb cb,
                                void *ctx,
                                uint32_t *count_out);
+
+/**
+ * Writes what the calibration database at `path` holds as one JSON object
+ * (NUL-terminated) into `buf`: per level the config a collector entering it
+ * loads (`learned` false: the bootstrap), its expected score and p99, the
+ * windows and configs recorded, regressions, demotions and the last
+ * regression (ms since the epoch). `path` NULL means the default
+ * `~/.reactive/calibration.db`. `*needed` (`needed` may be NULL) receives
+ * the bytes the answer takes with its NUL; if `len` is smaller, nothing is
+ * written and MB_ERR_TOO_LARGE is returned, so a caller can size `buf` with
+ * a first call of `len` 0. A missing or unreadable database returns
+ * MB_ERR_CALIBRATION. The file is only read, never created.
+ */
+enum mb_result mb_calibration_status_json(const char *path, char *buf, size_t len, size_t *needed);
 
 /**
  * Copies this thread's last error message into `buf` (NUL-terminated,

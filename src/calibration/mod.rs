@@ -9,6 +9,7 @@
 //!   best config per level, and detects regressions. No I/O, no clock: tests
 //!   drive it in virtual time.
 //! * [`store`]: the SQLite file (schema.sql), shared with the Java library.
+//! * [`status`]: what a database holds, as a table or JSON.
 //! * [`sim`]: a simulated sink with a known cost model, for the convergence
 //!   tests and the learning benchmark.
 //!
@@ -20,6 +21,7 @@
 pub mod learner;
 pub mod score;
 pub mod sim;
+pub mod status;
 pub mod store;
 
 use crate::error::{Error, Result};
@@ -216,6 +218,18 @@ impl Calibration {
         match Store::open(&settings.path, busy_timeout).and_then(|s| s.load().map(|l| (s, l))) {
             Ok((store, loaded)) => {
                 c.learner.load(&loaded);
+                if store.read_only() {
+                    let e = Error::new(
+                        crate::Code::MB_ERR_CALIBRATION,
+                        format!(
+                            "calibration database {} is read-only (schema version {}): learning goes on in memory only",
+                            settings.path,
+                            store.version()
+                        ),
+                    );
+                    c.open_error = Some(e.message().to_string());
+                    c.fault(e);
+                }
                 c.store = Some(store);
             }
             Err(e) => {
@@ -330,6 +344,152 @@ pub(crate) fn resolve_path(raw: &str) -> Result<Option<std::path::PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("mb-calib-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn settings(path: &std::path::Path) -> Settings {
+        Settings { path: path.to_str().unwrap().into(), seed: Some(9), ..Settings::default() }
+    }
+
+    fn window(ts: i64, busy_ns_per_event: f64) -> WindowReport {
+        let level = PressureLevel::L5Balanced;
+        WindowReport {
+            ts_ms: ts,
+            level,
+            config: BatchConfig { batch_events: 512, interval_us: 50_000, idle_flush: false },
+            window_us: 10_000_000,
+            offered_per_sec: 5_000.0,
+            delivered_per_sec: 5_000.0,
+            frames: 200,
+            closed_by: CloseReasons { time: 200, ..CloseReasons::default() },
+            mean_frame_events: 250.0,
+            mean_frame_bytes: 26_000.0,
+            latency: Latency { p50_us: 30_000, p99_us: 51_000, p999_us: 52_000, max_us: 52_000 },
+            busy_ns_per_event,
+        }
+    }
+
+    fn rows(path: &std::path::Path) -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("SELECT count(*) FROM observations", [], |r| r.get(0)).unwrap()
+    }
+
+    /// Whatever the store does, the learner goes on: the window is learned
+    /// and the config to run next is answered.
+    fn still_learns(c: &mut Calibration, ts: i64) {
+        let o = c.observe(&window(ts, 100.0));
+        assert!(o.scored);
+        let st = &c.learner().level(PressureLevel::L5Balanced).configs[&window(0, 0.0).config];
+        assert_eq!(st.last_ts_ms, ts);
+    }
+
+    #[test]
+    fn a_corrupt_file_leaves_the_bootstrap_and_counts_errors() {
+        let dir = temp_dir("corrupt");
+        let path = dir.join("c.db");
+        std::fs::write(&path, vec![0x5Au8; 8192]).unwrap();
+        let mut c = Calibration::open(&settings(&path), 1_000_000);
+        assert_eq!(c.errors(), 1);
+        assert!(c.open_error().unwrap().contains("c.db"), "{:?}", c.open_error());
+        assert!(!c.persistent());
+        for level in PressureLevel::ALL {
+            assert_eq!(c.best_config(level), BatchConfig::bootstrap(level, 1_000_000));
+        }
+        still_learns(&mut c, 1);
+        assert_eq!(c.errors(), 2, "each window retries the file and counts the failure");
+        assert_eq!(std::fs::read(&path).unwrap(), vec![0x5Au8; 8192], "the file is left as it was");
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_created_counts_an_error() {
+        let dir = temp_dir("nofolder");
+        let blocker = dir.join("a-file");
+        std::fs::write(&blocker, b"x").unwrap();
+        let path = blocker.join("sub").join("c.db");
+        let mut c = Calibration::open(&settings(&path), 1_000_000);
+        assert_eq!(c.errors(), 1);
+        assert!(c.open_error().unwrap().contains("cannot create folder"), "{:?}", c.open_error());
+        still_learns(&mut c, 1);
+        assert_eq!(c.best_config(PressureLevel::L5Balanced), window(0, 0.0).config);
+    }
+
+    #[test]
+    fn a_read_only_file_is_read_and_never_written() {
+        let dir = temp_dir("readonly");
+        let path = dir.join("c.db");
+        {
+            let mut c = Calibration::open(&settings(&path), 1_000_000);
+            c.observe(&window(1, 100.0));
+            assert_eq!(c.errors(), 0);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let mut immutable = false;
+        if std::fs::OpenOptions::new().append(true).open(&path).is_ok() {
+            // Root ignores permission bits: make the file immutable instead.
+            immutable = std::process::Command::new("chattr").arg("+i").arg(&path).status().is_ok_and(|s| s.success());
+            if !immutable {
+                eprintln!("skipped: running as root without chattr, the file cannot be made read-only");
+                return;
+            }
+        }
+        let before = std::fs::read(&path).unwrap();
+        let mut c = Calibration::open(&settings(&path), 1_000_000);
+        assert!(c.errors() >= 1, "a read-only store is reported");
+        assert!(!c.persistent());
+        still_learns(&mut c, 2);
+        still_learns(&mut c, 3);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        if immutable {
+            let _ = std::process::Command::new("chattr").arg("-i").arg(&path).status();
+        }
+    }
+
+    #[test]
+    fn a_locked_database_costs_the_window_not_the_run() {
+        let dir = temp_dir("locked");
+        let path = dir.join("c.db");
+        let mut c = Calibration::open_with_timeout(&settings(&path), 1_000_000, Duration::from_millis(50));
+        assert_eq!(c.errors(), 0);
+        // Another process holds the write lock.
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        still_learns(&mut c, 1);
+        assert_eq!(c.errors(), 1);
+        assert!(c.last_error().unwrap().contains("locked"), "{:?}", c.last_error());
+        other.execute_batch("COMMIT").unwrap();
+        still_learns(&mut c, 2);
+        assert_eq!(c.errors(), 1);
+        assert_eq!(rows(&path), 1, "the window after the lock is written");
+    }
+
+    #[test]
+    fn a_file_deleted_during_the_run_is_recreated_with_what_was_learned() {
+        let dir = temp_dir("deleted");
+        let path = dir.join("c.db");
+        let mut c = Calibration::open(&settings(&path), 1_000_000);
+        still_learns(&mut c, 1);
+        still_learns(&mut c, 2);
+        assert_eq!(rows(&path), 2);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        still_learns(&mut c, 3);
+        assert_eq!(c.errors(), 1);
+        assert!(c.last_error().unwrap().contains("disappeared"), "{:?}", c.last_error());
+        assert!(path.exists());
+        assert_eq!(rows(&path), 1, "the new file has the window after the loss");
+        drop(c);
+        let again = Calibration::open(&settings(&path), 1_000_000);
+        let st = &again.learner().level(PressureLevel::L5Balanced).configs[&window(0, 0.0).config];
+        assert_eq!(st.observations, 3, "what was learned before the loss was written back");
+        assert_eq!(again.best_config(PressureLevel::L5Balanced), window(0, 0.0).config);
+    }
 
     #[test]
     fn splitmix_is_reproducible_and_spread() {
