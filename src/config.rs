@@ -115,14 +115,6 @@ impl Default for Config {
     }
 }
 
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(Error::invalid_config(format!("`{key}` must be true or false, got \"{value}\""))),
-    }
-}
-
 fn parse_int(key: &str, value: &str, min: u64, max: u64) -> Result<u64> {
     match value.trim().parse::<u64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
