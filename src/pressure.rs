@@ -201,6 +201,12 @@ impl RateMeter {
         self.last_rate
     }
 
+    /// Whether the window running at `now` is complete (the next `record`
+    /// ends it), so a caller can count events only when it matters.
+    pub fn due(&self, now: std::time::Instant) -> bool {
+        now.saturating_duration_since(self.window_start) >= self.window
+    }
+
     /// Counts `events` taken at `now`. Returns the new level when a window
     /// just ended (whether or not the level changed), otherwise None.
     pub fn record(&mut self, events: u64, now: std::time::Instant) -> Option<PressureLevel> {

@@ -2,9 +2,11 @@
 //! frames that waited T (or at once, with flush-when-idle, when none of its
 //! sends is outstanding), builds MPSC frames, and hands frames to the sink.
 
+use super::levels::unpack;
+use super::window::{Tally, Window};
 use super::{Core, Ring};
+use crate::calibration::BatchConfig;
 use crate::frame::{encoded_len, FrameEncoder};
-use crate::pressure::RateMeter;
 use crate::ring::{SealedFrame, SpscRing};
 use crate::sink::Completion;
 use std::sync::atomic::Ordering;
@@ -19,6 +21,17 @@ const DRAIN_CHUNK: usize = 4096;
 /// Sealed frames taken per SPSC ring per pass (fairness).
 const MAX_FRAMES_PER_PASS: usize = 16;
 
+/// Why this thread closed a frame, for the window's tally.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Close {
+    Count,
+    Bytes,
+    Time,
+    Idle,
+    /// flush() or close(): counted under no reason.
+    Forced,
+}
+
 pub(super) struct FlushThread {
     core: Arc<Core>,
     index: u32,
@@ -28,43 +41,110 @@ pub(super) struct FlushThread {
     frame: FrameEncoder,
     /// Stamp of the oldest event in `frame`.
     oldest: u32,
-    meter: Option<RateMeter>,
-    meter_seen: u64,
+    /// The pressure window (flush thread 0 only).
+    window: Option<Window>,
+    /// Frames sent since the last publication to the window.
+    tally: Tally,
+    /// SPSC frames drained holding fewer than N events: closed by
+    /// `batch.max.bytes` in the ring, or by this thread's seals (`seals`).
+    short_frames: u64,
+    seals: u64,
 }
 
 impl FlushThread {
-    pub(super) fn new(core: Arc<Core>, index: usize, nthreads: usize, meter: Option<RateMeter>) -> Self {
+    pub(super) fn new(core: Arc<Core>, index: usize, nthreads: usize, window: Option<Window>) -> Self {
         let partitions = (index..core.rings.len()).step_by(nthreads).collect();
         // Only MPSC partitions build frames here; SPSC rings build their own.
         let builds_frames = core.rings.iter().any(|r| matches!(r, Ring::Mpsc(_)));
         let frame = FrameEncoder::with_capacity(if builds_frames { core.batch_max_bytes } else { 0 });
-        FlushThread { core, index: index as u32, tracked: Vec::new(), partitions, frame, oldest: 0, meter, meter_seen: 0 }
+        FlushThread {
+            core,
+            index: index as u32,
+            tracked: Vec::new(),
+            partitions,
+            frame,
+            oldest: 0,
+            window,
+            tally: Tally::default(),
+            short_frames: 0,
+            seals: 0,
+        }
     }
 
-    fn send_frame(&mut self) {
+    /// Sends the MPSC frame built here.
+    fn send_frame(&mut self, why: Close) {
         if self.frame.is_empty() {
             return;
         }
+        let started = Instant::now();
         let events = self.frame.count();
         let tracked = if self.tracked.is_empty() { Vec::new() } else { std::mem::take(&mut self.tracked) };
-        let completion = Completion::new(self.core.accounting.clone(), events, self.index, tracked);
+        let completion = Completion::new(self.core.accounting.clone(), events, self.index, tracked)
+            .watched(self.core.watch.clone(), self.oldest);
         self.core.accounting.count_batch();
-        self.core.sink.send(self.frame.finish(), events, completion);
+        let frame = self.frame.finish();
+        let bytes = frame.len() as u64;
+        self.core.sink.send(frame, events, completion);
         self.frame.clear();
+        let t = &mut self.tally;
+        match why {
+            Close::Count => t.by_count += 1,
+            Close::Bytes => t.by_bytes += 1,
+            Close::Time => t.by_time += 1,
+            Close::Idle => t.by_idle += 1,
+            Close::Forced => {}
+        }
+        t.frames += 1;
+        t.events += events as u64;
+        t.bytes += bytes;
+        t.busy_ns += started.elapsed().as_nanos() as u64;
+    }
+
+    /// Publishes the tally to the window (once per pass, if anything was sent).
+    fn publish(&mut self) {
+        if self.tally.frames == 0 {
+            return;
+        }
+        self.tally.by_bytes += self.short_frames.saturating_sub(self.seals);
+        self.core.tally.add(&self.tally);
+        self.tally = Tally::default();
+        self.short_frames = 0;
+        self.seals = 0;
     }
 
     /// One pass over SPSC partition `p`: seals its open frame when it is due
-    /// (forced, or its oldest event has waited `max_wait_us`), then hands the
-    /// sealed frames to the sink where they lie. Returns the events and event
-    /// bytes taken, and how soon the frame left open falls due.
-    fn take_frames(&mut self, p: usize, ring: &SpscRing, forced: bool, now: u32, max_wait_us: u64) -> (u64, usize, u64) {
+    /// (forced, its oldest event has waited T, or flush-when-idle and none
+    /// of this thread's sends is outstanding), then hands the sealed frames
+    /// to the sink where they lie. Returns the events and event bytes taken,
+    /// and how soon the frame left open falls due.
+    fn take_frames(&mut self, p: usize, ring: &SpscRing, forced: bool, now: u32, config: BatchConfig) -> (u64, usize, u64) {
         let waited = |now| ring.open_waited(now).map(|w| w as u64);
+        let open = waited(now);
         // A forced pass seals without trusting the hint: under the gate the
         // open frame is exact, and flush() must see everything counted.
-        if forced || waited(now).is_some_and(|w| w >= max_wait_us) {
+        let why = if forced {
+            Some(Close::Forced)
+        } else if open.is_some_and(|w| w >= config.interval_us) {
+            Some(Close::Time)
+        } else if config.idle_flush && open.is_some() && self.core.watch.inflight(self.index) == 0 {
+            Some(Close::Idle)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let started = Instant::now();
             // SAFETY: the gate excludes submitters, so this thread is the
             // ring's only producer side while it seals.
             self.core.gates.with_gate_held(p, || unsafe { ring.seal() });
+            self.tally.busy_ns += started.elapsed().as_nanos() as u64;
+            if open.is_some() {
+                self.seals += 1;
+                match why {
+                    Close::Time => self.tally.by_time += 1,
+                    Close::Idle => self.tally.by_idle += 1,
+                    _ => {}
+                }
+            }
         }
         let (mut events, mut bytes) = (0u64, 0usize);
         // SAFETY: partition p is drained by this thread only.
@@ -72,24 +152,36 @@ impl FlushThread {
             ring.drain_frames(MAX_FRAMES_PER_PASS, |sealed| {
                 events += sealed.events as u64;
                 bytes += sealed.frame.len();
+                if sealed.events as u64 >= config.batch_events {
+                    self.tally.by_count += 1;
+                } else {
+                    self.short_frames += 1;
+                }
                 self.send_sealed(sealed);
             })
         };
-        let due_in = waited(now).map_or(u64::MAX, |w| max_wait_us.saturating_sub(w));
+        let due_in = waited(now).map_or(u64::MAX, |w| config.interval_us.saturating_sub(w));
         (events, bytes, due_in)
     }
 
     /// Hands a frame sealed in an SPSC ring to the sink without copying it.
-    fn send_sealed(&self, sealed: SealedFrame<'_>) {
+    fn send_sealed(&mut self, sealed: SealedFrame<'_>) {
+        let started = Instant::now();
         let tracker = &self.core.accounting.tracker;
         let tracked = if sealed.tag_count() == 0 {
             Vec::new()
         } else {
             sealed.tags().inspect(|&(index, slot)| tracker.set_index(slot, index)).collect()
         };
-        let completion = Completion::new(self.core.accounting.clone(), sealed.events, self.index, tracked);
+        let completion = Completion::new(self.core.accounting.clone(), sealed.events, self.index, tracked)
+            .watched(self.core.watch.clone(), sealed.stamp);
         self.core.accounting.count_batch();
         self.core.sink.send(sealed.frame, sealed.events, completion);
+        let t = &mut self.tally;
+        t.frames += 1;
+        t.events += sealed.events as u64;
+        t.bytes += sealed.frame.len() as u64;
+        t.busy_ns += started.elapsed().as_nanos() as u64;
     }
 
     pub(super) fn run(mut self) {
@@ -110,8 +202,8 @@ impl FlushThread {
             let epoch = self.core.flush_epoch.load(Ordering::Acquire);
             let forced = stopping || epoch != seen_epoch;
             let now = self.core.clock.tick();
-            let max_events = self.core.max_events.load(Ordering::Relaxed);
-            let max_wait_us = self.core.max_wait_us.load(Ordering::Relaxed);
+            let config = unpack(self.core.current.load(Ordering::Relaxed));
+            let (max_events, max_wait_us) = (config.batch_events, config.interval_us);
             let mut taken = 0u64;
             let mut taken_bytes = 0usize;
             // Earliest moment (in microseconds from now) an open SPSC frame
@@ -123,7 +215,7 @@ impl FlushThread {
                 let p = self.partitions[i];
                 let ring = match &core.rings[p] {
                     Ring::Spsc(ring) => {
-                        let (n, bytes, due_in) = self.take_frames(p, ring, forced, now, max_wait_us);
+                        let (n, bytes, due_in) = self.take_frames(p, ring, forced, now, config);
                         taken += n;
                         taken_bytes += bytes;
                         open_due_in = open_due_in.min(due_in);
@@ -160,7 +252,8 @@ impl FlushThread {
                     };
                     taken += n as u64;
                     if frame_full || self.frame.count() as u64 >= max_events {
-                        self.send_frame();
+                        let why = if self.frame.count() as u64 >= max_events { Close::Count } else { Close::Bytes };
+                        self.send_frame(why);
                         continue;
                     }
                     if n < DRAIN_CHUNK {
@@ -171,16 +264,25 @@ impl FlushThread {
 
             prev_pass = now;
             let waited = self.core.clock.tick().wrapping_sub(self.oldest) as u64;
-            if !self.frame.is_empty() && (forced || waited >= max_wait_us) {
-                self.send_frame();
+            if !self.frame.is_empty() {
+                if forced {
+                    self.send_frame(Close::Forced);
+                } else if waited >= max_wait_us {
+                    self.send_frame(Close::Time);
+                } else if config.idle_flush && self.core.watch.inflight(self.index) == 0 {
+                    self.send_frame(Close::Idle);
+                }
             }
+            self.publish();
             if forced && taken == 0 {
                 seen_epoch = epoch;
                 if stopping {
                     return;
                 }
             }
-            self.observe_rate(taken);
+            if let Some(window) = self.window.as_mut() {
+                window.pass(&self.core);
+            }
 
             // Sleep unless the rings are busy; never past the frame's deadline.
             let busy = taken_bytes >= self.core.rings[0].capacity() / 8;
@@ -204,21 +306,6 @@ impl FlushThread {
             self.core.napping.fetch_add(1, Ordering::Relaxed);
             drop(self.core.wake.wait_timeout(guard, nap));
             self.core.napping.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Feeds the rate meter (flush thread 0 only) and applies a new level.
-    fn observe_rate(&mut self, taken: u64) {
-        if taken > 0 {
-            self.core.taken.fetch_add(taken, Ordering::Relaxed);
-        }
-        let Some(meter) = self.meter.as_mut() else { return };
-        let total = self.core.taken.load(Ordering::Relaxed);
-        let delta = total - self.meter_seen;
-        self.meter_seen = total;
-        if let Some(level) = meter.record(delta, Instant::now()) {
-            self.core.rate_bits.store(meter.last_rate().to_bits(), Ordering::Relaxed);
-            self.core.set_level(level);
         }
     }
 }

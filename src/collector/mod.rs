@@ -41,12 +41,14 @@
 
 mod flush;
 pub mod gate;
+mod levels;
 mod submit;
 mod window;
 
 use crate::config::{Config, SinkChoice};
 use crate::error::{Code, Error, Result};
-use crate::pressure::{BatchParams, PressureLevel, RateMeter};
+use crate::calibration::Calibration;
+use crate::pressure::{PressureLevel, RateMeter};
 use crate::ring::{Full, Ring};
 #[cfg(feature = "kafka")]
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
@@ -60,6 +62,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use submit::Gates;
+pub(crate) use window::SendWatch;
+use levels::{unpack, LevelTable};
+use window::{SharedTally, Window, WindowStatus};
 
 /// A snapshot of the collector's counters and current flush parameters.
 /// At any quiescent point `submitted == delivered + failed + pending`.
@@ -84,7 +89,7 @@ pub struct Status {
     pub batch_events: u64,
     /// Current T in microseconds: a frame is flushed once its oldest event has waited this long.
     pub interval_us: u64,
-    /// Event rate measured over the last complete pressure window.
+    /// Events submitted per second over the last complete pressure window.
     pub rate_per_sec: f64,
     /// Client-level sink errors so far (e.g. Kafka brokers unreachable);
     /// mb_collector_flush's error message carries the last one.
@@ -94,6 +99,28 @@ pub struct Status {
     pub tracking_in_use: u64,
     /// The most tracking slots ever in use at once (of `tracking.slots`).
     pub tracking_high_water: u64,
+    /// Wait from enqueue to the sink's acknowledgement over the last
+    /// complete pressure window, microseconds: median. Each frame's oldest
+    /// event stands for the whole frame, so these are upper bounds.
+    pub latency_p50_us: u64,
+    /// ... 99th percentile; the level's budget bounds it.
+    pub latency_p99_us: u64,
+    /// ... 99.9th percentile.
+    pub latency_p999_us: u64,
+    /// ... maximum.
+    pub latency_max_us: u64,
+    /// Windows whose score fell more than 10% under their config's average.
+    pub regressions: u64,
+    /// Calibration store faults (open, read, write); delivery never depends on it.
+    pub calibration_errors: u64,
+    /// Windows calibration has learned from.
+    pub calibration_windows: u64,
+    /// 1: a frame also goes at once when its flush thread has no send
+    /// outstanding (flush-when-idle), in the current config.
+    pub idle_flush: u32,
+    /// 1: the calibration store is open and writable (0 when calibration is
+    /// off or its store failed).
+    pub calibration_persistent: u32,
 }
 
 /// A coarse microsecond clock. Flush threads advance it; producers read it
@@ -138,19 +165,23 @@ pub(crate) struct Core {
     event_max_bytes: usize,
     batch_max_bytes: usize,
     submit_block: Duration,
-    /// Per-level (N, T); the flush rule uses the entry of the current level.
-    table: [BatchParams; 10],
+    /// Per-level (N, T, flush-when-idle), which calibration changes.
+    table: Arc<LevelTable>,
     level: AtomicU32,
-    max_events: AtomicU64,
-    max_wait_us: AtomicU64,
+    /// The config in force (the current level's table word, see `apply`),
+    /// one word so N, T and flush-when-idle are always read together.
+    current: AtomicU64,
     rate_bits: AtomicU64,
+    /// Frames in flight and their wait to acknowledgement.
+    watch: Arc<SendWatch>,
+    /// What the flush threads did in the current window.
+    tally: SharedTally,
+    window_status: Arc<WindowStatus>,
     /// Bumped by flush(): flush threads then send partial frames at once.
     flush_epoch: AtomicU64,
     stop: AtomicBool,
     // The fields below are written by flush threads on every pass or nap;
     // padded away from the read-mostly fields above, which submit reads.
-    /// Events taken from rings by all flush threads, for the rate meter.
-    taken: CachePadded<AtomicU64>,
     wake_lock: CachePadded<Mutex<()>>,
     wake: Condvar,
     /// Flush threads inside their nap (between taking `wake_lock` to wait
@@ -168,7 +199,7 @@ impl Core {
         match self.rings.get_unchecked(p) {
             // Stamped once per frame, so the exact time is affordable, and
             // T is then measured from the real enqueue of the frame's first event.
-            Ring::Spsc(r) => r.push_tagged(event, tag, self.max_events.load(Ordering::Relaxed), || self.clock.exact_us()),
+            Ring::Spsc(r) => r.push_tagged(event, tag, self.max_events(), || self.clock.exact_us()),
             // Stamped per record: the coarse clock's one relaxed load.
             Ring::Mpsc(r) => r.push_tagged(event, self.clock.now_us(), tag),
         }
@@ -189,11 +220,25 @@ impl Core {
         }
     }
 
-    fn set_level(&self, level: PressureLevel) {
-        let params = self.table[level.number() as usize - 1];
-        self.max_events.store(params.max_events, Ordering::Relaxed);
-        self.gates.set_max_events(params.max_events);
-        self.max_wait_us.store(params.max_wait.as_micros() as u64, Ordering::Relaxed);
+    /// N of the config in force.
+    #[inline(always)]
+    fn max_events(&self) -> u64 {
+        unpack(self.current.load(Ordering::Relaxed)).batch_events
+    }
+
+    fn level(&self) -> PressureLevel {
+        PressureLevel::from_number(self.level.load(Ordering::Relaxed)).unwrap_or(PressureLevel::DEFAULT)
+    }
+
+    /// Puts `level` and its table entry in force. Only the window owner
+    /// (flush thread 0, or `new` before it starts) calls it. A frame open
+    /// when N shrinks is sealed by its next event; T applies from the next
+    /// pass: frames change shape, events are never lost, repeated or
+    /// reordered.
+    fn apply(&self, level: PressureLevel) {
+        let word = self.table.word(level);
+        self.current.store(word, Ordering::Relaxed);
+        self.gates.set_max_events(unpack(word).batch_events);
         self.level.store(level.number(), Ordering::Relaxed);
     }
 
@@ -205,6 +250,8 @@ impl Core {
         let delivered = self.accounting.delivered();
         let failed = self.accounting.failed();
         let submitted = self.gates.submitted();
+        let config = unpack(self.current.load(Ordering::Relaxed));
+        let w = &self.window_status;
         Status {
             submitted,
             rejected: self.accounting.rejected(),
@@ -213,12 +260,21 @@ impl Core {
             pending: submitted.saturating_sub(delivered + failed),
             flushed_batches: self.accounting.flushed_batches(),
             level: self.level.load(Ordering::Relaxed),
-            batch_events: self.max_events.load(Ordering::Relaxed),
-            interval_us: self.max_wait_us.load(Ordering::Relaxed),
+            batch_events: config.batch_events,
+            interval_us: config.interval_us,
             rate_per_sec: f64::from_bits(self.rate_bits.load(Ordering::Relaxed)),
             sink_errors: self.sink.errors().0,
             tracking_in_use: self.accounting.tracker.in_use(),
             tracking_high_water: self.accounting.tracker.high_water(),
+            latency_p50_us: w.p50_us.load(Ordering::Relaxed),
+            latency_p99_us: w.p99_us.load(Ordering::Relaxed),
+            latency_p999_us: w.p999_us.load(Ordering::Relaxed),
+            latency_max_us: w.max_us.load(Ordering::Relaxed),
+            regressions: w.regressions.load(Ordering::Relaxed),
+            calibration_errors: w.calibration_errors.load(Ordering::Relaxed),
+            calibration_windows: w.calibration_windows.load(Ordering::Relaxed),
+            idle_flush: config.idle_flush as u32,
+            calibration_persistent: w.persistent.load(Ordering::Relaxed),
         }
     }
 }
@@ -229,6 +285,11 @@ pub struct Collector {
     gates_id: u64,
     core: Arc<Core>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The calibration thread, joined after the flush threads (their end
+    /// closes its channel).
+    calibration_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Why the calibration store could not be used at creation, if it could not.
+    calibration_open_error: Option<String>,
     close_timeout: Duration,
 }
 
@@ -254,56 +315,84 @@ impl Collector {
             }
         };
         let partitions = config.partitions;
-        let mut table = [BatchParams { max_events: 1, max_wait: Duration::ZERO }; 10];
-        for level in PressureLevel::ALL {
-            table[level.number() as usize - 1] = level.bootstrap(config.batch_max_events);
-        }
+        // Learned configs are loaded now, before any flush thread runs; all
+        // later SQLite work happens on the calibration thread.
+        let table = Arc::new(LevelTable::new(config.batch_max_events));
+        let calibration = config.calibration.enabled.then(|| {
+            let c = Calibration::open(&config.calibration, config.batch_max_events);
+            for level in PressureLevel::ALL {
+                table.set(level, c.best_config(level));
+            }
+            c
+        });
+        let calibration_open_error = calibration.as_ref().and_then(|c| c.open_error().map(str::to_string));
+        let clock_start = Instant::now();
+        let nthreads = config.flush_threads.min(partitions);
         let core = Arc::new(Core {
             rings: (0..partitions)
                 .map(|_| Ring::new(config.ring_kind, config.ring_capacity, config.batch_max_bytes))
                 .collect(),
             gates: Arc::new(Gates::new(config.ring_kind, partitions, config.event_max_bytes, config.submit_lease)),
-            clock: Clock { start: Instant::now(), now_us: CachePadded::new(AtomicU32::new(0)) },
+            clock: Clock { start: clock_start, now_us: CachePadded::new(AtomicU32::new(0)) },
             accounting: Arc::new(Accounting::new(config.tracking_slots, config.tracking_reporting())),
             sink,
             event_max_bytes: config.event_max_bytes,
             batch_max_bytes: config.batch_max_bytes,
             submit_block: config.submit_block,
-            table,
+            table: table.clone(),
             level: AtomicU32::new(0),
-            max_events: AtomicU64::new(0),
-            max_wait_us: AtomicU64::new(0),
+            current: AtomicU64::new(0),
             rate_bits: AtomicU64::new(0f64.to_bits()),
+            watch: Arc::new(SendWatch::new(clock_start, nthreads)),
+            tally: SharedTally::default(),
+            window_status: Arc::new(WindowStatus::default()),
             flush_epoch: AtomicU64::new(0),
             stop: AtomicBool::new(false),
-            taken: CachePadded::new(AtomicU64::new(0)),
             wake_lock: CachePadded::new(Mutex::new(())),
             wake: Condvar::new(),
             napping: CachePadded::new(AtomicUsize::new(0)),
         });
         let meter = RateMeter::new(config.pressure_window, ceiling, config.level);
-        core.set_level(meter.level());
+        core.apply(meter.level());
 
-        let nthreads = config.flush_threads.min(partitions);
+        let (to_calibration, calibration_thread) = match calibration {
+            Some(c) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let handle = window::spawn_calibration(c, table, core.window_status.clone(), rx)
+                    .map_err(|e| Error::new(Code::MB_ERR_INTERNAL, format!("cannot start the calibration thread: {e}")))?;
+                (Some(tx), Some(handle))
+            }
+            None => (None, None),
+        };
         let mut threads = Vec::with_capacity(nthreads);
-        let mut meter = Some(meter);
+        let mut window = Some(Window::new(meter, &core, to_calibration));
         for index in 0..nthreads {
             let thread_core = core.clone();
-            let meter = if index == 0 { meter.take() } else { None };
+            let window = if index == 0 { window.take() } else { None };
             let spawned = std::thread::Builder::new()
                 .name(format!("mb-flush-{index}"))
-                .spawn(move || FlushThread::new(thread_core, index, nthreads, meter).run());
+                .spawn(move || FlushThread::new(thread_core, index, nthreads, window).run());
             match spawned {
                 Ok(handle) => threads.push(handle),
                 Err(e) => {
                     core.stop.store(true, Ordering::Release);
                     core.wake_flushers();
                     threads.into_iter().for_each(|t: JoinHandle<()>| drop(t.join()));
+                    if let Some(t) = calibration_thread {
+                        let _ = t.join();
+                    }
                     return Err(Error::new(Code::MB_ERR_INTERNAL, format!("cannot start a flush thread: {e}")));
                 }
             }
         }
-        Ok(Collector { gates_id: core.gates.id(), core, threads: Mutex::new(threads), close_timeout: config.close_timeout })
+        Ok(Collector {
+            gates_id: core.gates.id(),
+            core,
+            threads: Mutex::new(threads),
+            calibration_thread: Mutex::new(calibration_thread),
+            calibration_open_error,
+            close_timeout: config.close_timeout,
+        })
     }
 
     /// Copies `event` into this thread's ring. Never allocates.
@@ -391,6 +480,18 @@ impl Collector {
         Arc::as_ptr(&self.core)
     }
 
+    /// The flush config (N, T, flush-when-idle) `level` runs with now: its
+    /// learned best, its bootstrap, or a config calibration is trying.
+    pub fn level_config(&self, level: PressureLevel) -> crate::calibration::BatchConfig {
+        self.core.table.get(level)
+    }
+
+    /// Why the calibration store could not be used when the collector was
+    /// created (the collector then runs on bootstrap configs), if so.
+    pub fn calibration_open_error(&self) -> Option<&str> {
+        self.calibration_open_error.as_deref()
+    }
+
     /// The last delivery error the sink reported.
     pub fn last_delivery_error(&self) -> Option<Error> {
         self.core.accounting.last_error()
@@ -410,7 +511,13 @@ impl Collector {
             // held were counted failed by their Completion's Drop.
             let _ = t.join();
         }
-        self.core.sink.flush(self.close_timeout)
+        let result = self.core.sink.flush(self.close_timeout);
+        // The flush threads are gone, and with them the calibration
+        // channel's sender: the thread ends after the last report.
+        if let Some(t) = self.calibration_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+        result
     }
 }
 

@@ -121,7 +121,10 @@ pub extern "C" fn mb_config_free(cfg: *mut Config) {
 
 /// Creates a collector from `cfg` (which is not consumed and may be freed
 /// right after) and starts its flush threads. On success `*out` holds the
-/// handle; free it with mb_collector_free.
+/// handle; free it with mb_collector_free. A calibration store that cannot
+/// be used (corrupt, unreadable, read-only, locked) does not fail creation:
+/// the collector runs on its bootstrap configs, mb_last_error says why, and
+/// status counts it in `calibration_errors`.
 #[no_mangle]
 pub extern "C" fn mb_collector_new(cfg: *const Config, out: *mut *mut Handle) -> mb_result {
     guard(|| {
