@@ -38,6 +38,8 @@ fn check(rc: Code) {
 
 fn collector(pairs: &[(&str, &str)]) -> Collector {
     let cfg = mb_config_new();
+    // Learned configs stay out of these tests (and out of the home folder).
+    check(mb_config_set(cfg, c"calibration.path".as_ptr(), c":memory:".as_ptr()));
     for (k, v) in pairs {
         let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
         check(mb_config_set(cfg, k.as_ptr(), v.as_ptr()));

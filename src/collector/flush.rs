@@ -297,6 +297,11 @@ impl FlushThread {
                 nap = nap.min(Duration::from_micros(left));
             }
             nap = nap.min(Duration::from_micros(open_due_in));
+            // An event that arrives while this thread naps is first seen when
+            // it wakes: napping at most T/2 keeps that wait plus T inside the
+            // budget (T is at most half of it by default). Costs wake-ups
+            // only at the low levels, where T is short and the load is light.
+            nap = nap.min(Duration::from_micros((max_wait_us / 2).max(IDLE_MIN.as_micros() as u64)));
             let guard = self.core.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
             if self.core.stop.load(Ordering::Acquire) || self.core.flush_epoch.load(Ordering::Acquire) != seen_epoch {
                 continue;
