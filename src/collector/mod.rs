@@ -486,6 +486,14 @@ impl Collector {
         self.core.table.get(level)
     }
 
+    /// Replaces `level`'s flush config (N capped by `batch.max.events`); it
+    /// takes effect within one flush pass if `level` is current, else when
+    /// the collector enters it. With calibration on, the learner may replace
+    /// it again after the next window at that level.
+    pub fn set_level_config(&self, level: PressureLevel, config: crate::calibration::BatchConfig) {
+        self.core.table.set(level, config);
+    }
+
     /// Why the calibration store could not be used when the collector was
     /// created (the collector then runs on bootstrap configs), if so.
     pub fn calibration_open_error(&self) -> Option<&str> {
