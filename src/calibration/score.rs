@@ -42,7 +42,8 @@ pub const BETA: f64 = 0.20;
 /// The window's score, or None when it carries no information (nothing was
 /// delivered or no busy time was measured).
 pub fn score(report: &WindowReport, target_latency_us: u64) -> Option<f64> {
-    if !(report.delivered_per_sec > 0.0) || !(report.busy_ns_per_event > 0.0) {
+    let positive = |v: f64| v > 0.0; // false for NaN too
+    if !positive(report.delivered_per_sec) || !positive(report.busy_ns_per_event) {
         return None;
     }
     let capacity = 1e9 / report.busy_ns_per_event;
