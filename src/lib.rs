@@ -16,6 +16,7 @@
 //!   queue, delivery accounting, and the sinks' [`sink::Completion`].
 //! * [`handle`]: stale-safe handles for foreign callers.
 //! * `ffi`: the C ABI (`include/microbatch.h`), a thin layer over the above.
+//! * `jni`: the Java bridge (`NativeBridge`'s native methods), as thin.
 
 pub mod collector;
 pub mod config;
@@ -29,6 +30,8 @@ pub mod tracking;
 mod sync;
 
 pub mod ffi;
+#[cfg(feature = "jni")]
+mod jni;
 
 pub use collector::{Collector, Status};
 pub use config::Config;
