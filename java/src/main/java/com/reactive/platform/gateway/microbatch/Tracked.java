@@ -46,16 +46,17 @@ final class Tracked extends CompletableFuture<Ack> {
     /** Completes with where the event is stored and releases the slot, once. */
     void acknowledge(Ack ack) {
         if (SETTLED.compareAndSet(this, 0, 1)) {
-            complete(ack);
+            // Slot first: whoever sees the future complete also sees the slot free.
             owner.releaseTrackingSlot();
+            complete(ack);
         }
     }
 
     /** Completes exceptionally and releases the slot, once. */
     void fail(MicrobatchException error) {
         if (SETTLED.compareAndSet(this, 0, 1)) {
-            completeExceptionally(error);
             owner.releaseTrackingSlot();
+            completeExceptionally(error);
         }
     }
 
