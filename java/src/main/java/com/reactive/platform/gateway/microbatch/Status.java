@@ -6,7 +6,7 @@ package com.reactive.platform.gateway.microbatch;
  * {@code submitted == delivered + failed + pending}.
  *
  * @param submitted          events accepted by submit
- * @param rejected           submits refused for lack of room (ring full, tracking slots exhausted)
+ * @param rejected           submits refused: ring full, tracking slots exhausted, event too large
  * @param delivered          events the sink reported delivered
  * @param failed             events the sink reported failed
  * @param pending            events accepted but not yet delivered or failed
