@@ -25,12 +25,18 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * any {@code kafka.<property>} key overrides them. Without {@code kafka.bootstrap.servers} (or
  * with the value {@code mock}) the sink uses kafka-clients' {@link MockProducer} with
  * auto-completion: a stand-in that acknowledges every record at once, in process, so the
- * defaults need no broker. It is not Kafka: nothing is stored, and its history is cleared
- * every {@value #MOCK_HISTORY_LIMIT} sends so long runs do not keep every frame in memory.
+ * defaults need no broker. It is not Kafka: nothing is stored, and its history (which holds
+ * every record sent) is cleared every {@value #MOCK_HISTORY_LIMIT} records or
+ * {@value #MOCK_HISTORY_BYTES} bytes, so long runs do not keep every frame in memory.
  */
 final class KafkaFrameSink implements FrameSink {
-    /** Sends after which the mock producer's history is cleared. */
+    /** Records after which the mock producer's history is cleared. */
     static final int MOCK_HISTORY_LIMIT = 1024;
+    /**
+     * Bytes of values after which it is cleared: frames reach a megabyte, and a heap full of
+     * retained frames would make the stand-in measure the garbage collector.
+     */
+    static final long MOCK_HISTORY_BYTES = 16L << 20;
     private static final byte[] FORMAT_V1 = "1".getBytes(StandardCharsets.US_ASCII);
 
     private final Producer<byte[], byte[]> producer;
@@ -39,6 +45,7 @@ final class KafkaFrameSink implements FrameSink {
     private final boolean recordMode;
     private final byte[][] keys;
     private int mockSends;
+    private long mockBytes;
 
     KafkaFrameSink(CollectorConfig config, int workers) {
         this.topic = config.kafkaTopic();
@@ -104,7 +111,7 @@ final class KafkaFrameSink implements FrameSink {
             // Refused before it was queued (serialization, size, buffer full past max.block.ms).
             done.failed(e);
         }
-        afterSend();
+        afterSend(length);
     }
 
     @Override
@@ -116,14 +123,16 @@ final class KafkaFrameSink implements FrameSink {
         } catch (RuntimeException e) {
             done.eventReported(index, -1, -1, e);
         }
-        afterSend();
+        afterSend(event.length);
     }
 
-    private void afterSend() {
+    private void afterSend(int bytes) {
         if (mock) {
             synchronized (this) {
-                if (++mockSends >= MOCK_HISTORY_LIMIT) {
+                mockBytes += bytes;
+                if (++mockSends >= MOCK_HISTORY_LIMIT || mockBytes >= MOCK_HISTORY_BYTES) {
                     mockSends = 0;
+                    mockBytes = 0;
                     ((MockProducer<byte[], byte[]>) producer).clear();
                 }
             }

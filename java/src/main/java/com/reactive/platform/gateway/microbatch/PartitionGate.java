@@ -20,21 +20,26 @@ import java.lang.invoke.VarHandle;
  * The word sits alone on its cache line: every submit of the partition writes it.
  */
 final class PartitionGate extends Pad128 {
-    static final int CLOSED = Integer.MIN_VALUE;
-    private static final int FREE = 0;
-    private static final int HELD = 1;
+    static final long CLOSED = Long.MIN_VALUE;
+    private static final long FREE = 0;
+    private static final long HELD = 1;
     private static final VarHandle STATE;
 
     static {
         try {
-            STATE = MethodHandles.lookup().findVarHandle(PartitionGate.class, "state", int.class);
+            STATE = MethodHandles.lookup().findVarHandle(PartitionGate.class, "state", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
+    /**
+     * A long, not an int: since JDK 15 the JVM may place a subclass's int in the 4-byte hole
+     * after the object header, in front of the padding, where it could share a line with
+     * whatever precedes this object on the heap.
+     */
     @SuppressWarnings("unused") // accessed through STATE
-    private volatile int state;
+    private volatile long state;
     long p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12, p13, p14, p15, p16;
 
     /** Takes the lock (exclusive discipline); false once the gate is closed. */
@@ -48,7 +53,7 @@ final class PartitionGate extends Pad128 {
     private boolean lockContended() {
         int spins = 0;
         while (true) {
-            int s = (int) STATE.getVolatile(this);
+            long s = (long) STATE.getVolatile(this);
             if (s == CLOSED) {
                 return false;
             }
@@ -71,9 +76,9 @@ final class PartitionGate extends Pad128 {
 
     /** Enters (shared discipline); false once the gate is closed. */
     boolean enter() {
-        int s = (int) STATE.getAndAdd(this, 1);
+        long s = (long) STATE.getAndAdd(this, 1L);
         if ((s & CLOSED) != 0) {
-            STATE.getAndAdd(this, -1);
+            STATE.getAndAdd(this, -1L);
             return false;
         }
         return true;
@@ -81,14 +86,14 @@ final class PartitionGate extends Pad128 {
 
     /** Leaves (shared discipline). */
     void exit() {
-        STATE.getAndAdd(this, -1);
+        STATE.getAndAdd(this, -1L);
     }
 
     /** Closes an exclusive gate: waits for the holder to leave, then no one enters again. */
     void closeExclusive() {
         int spins = 0;
         while (!STATE.compareAndSet(this, FREE, CLOSED)) {
-            if ((int) STATE.getVolatile(this) == CLOSED) {
+            if ((long) STATE.getVolatile(this) == CLOSED) {
                 return;
             }
             backoff(++spins);
@@ -99,13 +104,13 @@ final class PartitionGate extends Pad128 {
     void closeShared() {
         STATE.getAndBitwiseOr(this, CLOSED);
         int spins = 0;
-        while (((int) STATE.getVolatile(this) & ~CLOSED) != 0) {
+        while (((long) STATE.getVolatile(this) & ~CLOSED) != 0) {
             backoff(++spins);
         }
     }
 
     boolean isClosed() {
-        return ((int) STATE.getVolatile(this) & CLOSED) != 0;
+        return ((long) STATE.getVolatile(this) & CLOSED) != 0;
     }
 
     private static void backoff(int spins) {

@@ -39,10 +39,16 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * What every {@link MicrobatchCollector} promises, run against each {@link Implementation}.
  * The RUST rows are skipped, visibly, while the native library is not built.
+ *
+ * <p>Tests that send to Kafka use the in-process stand-in, or the broker named by the system
+ * property {@value #BROKER_PROPERTY} (e.g. {@code -Dmicrobatch.test.kafka=127.0.0.1:9092}, the
+ * address {@code scripts/kafka-broker.sh start} prints).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 @ExtendWith(ReportSkips.class)
 class MicrobatchCollectorContractTest {
+    static final String BROKER_PROPERTY = "microbatch.test.kafka";
+
     @TempDir
     Path dir;
 
@@ -55,6 +61,10 @@ class MicrobatchCollectorContractTest {
         all.put("calibration.enabled", "false");
         all.put("partitions", "4");
         all.putAll(config);
+        String broker = System.getProperty(BROKER_PROPERTY, "");
+        if (!broker.isBlank() && sink == null && !all.containsKey("sink")) {
+            all.put("kafka.bootstrap.servers", broker.trim());
+        }
         return MicrobatchCollector.create(impl, all, sink, null);
     }
 
@@ -222,6 +232,53 @@ class MicrobatchCollectorContractTest {
             assertEquals(0, s.trackedInUse(), "acknowledged slots are free again");
             assertTrue(s.trackedHighWater() >= 1);
         }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void everyAcknowledgedEventIsInKafkaWhereItsAckSays(Implementation impl) throws Exception {
+        String broker = System.getProperty(BROKER_PROPERTY, "");
+        assumeTrue(!broker.isBlank(), "skipped: no broker (set -D" + BROKER_PROPERTY + "=host:port)");
+        String topic = "contract-" + impl.name().toLowerCase(Locale.ROOT) + "-" + System.nanoTime();
+        Map<Ack, byte[]> sent = new HashMap<>();
+        try (MicrobatchCollector c = open(impl, Map.of("level", "L3_LOW", "kafka.topic", topic), null)) {
+            Map<CompletableFuture<Ack>, byte[]> futures = new HashMap<>();
+            for (int i = 0; i < 3000; i++) {
+                byte[] e = event(7, i);
+                futures.put(c.submit(e), e);
+            }
+            for (Map.Entry<CompletableFuture<Ack>, byte[]> f : futures.entrySet()) {
+                sent.put(f.getKey().get(30, TimeUnit.SECONDS), f.getValue());
+            }
+        }
+        Map<String, Object> props = new HashMap<>();
+        props.put("bootstrap.servers", broker.trim());
+        props.put("key.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        props.put("value.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        int found = 0;
+        try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer =
+                     new org.apache.kafka.clients.consumer.KafkaConsumer<>(props)) {
+            Set<Integer> partitions = new HashSet<>();
+            sent.keySet().forEach(a -> partitions.add(a.partition()));
+            List<org.apache.kafka.common.TopicPartition> tps = new ArrayList<>();
+            partitions.forEach(p -> tps.add(new org.apache.kafka.common.TopicPartition(topic, p)));
+            consumer.assign(tps);
+            consumer.seekToBeginning(tps);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (found < sent.size() && System.nanoTime() < deadline) {
+                for (org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> r
+                        : consumer.poll(Duration.ofMillis(200))) {
+                    List<byte[]> events = Frames.decode(r.value());
+                    for (int i = 0; i < events.size(); i++) {
+                        byte[] expected = sent.get(new Ack(r.partition(), r.offset(), i));
+                        assertNotNull(expected, "an event Kafka holds was not acknowledged there");
+                        assertEquals(ByteBuffer.wrap(expected), ByteBuffer.wrap(events.get(i)));
+                        found++;
+                    }
+                }
+            }
+        }
+        assertEquals(sent.size(), found, "every acknowledged event was read back at its position");
     }
 
     @ParameterizedTest
