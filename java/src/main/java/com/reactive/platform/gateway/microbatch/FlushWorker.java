@@ -40,7 +40,10 @@ final class FlushWorker implements Runnable {
 
     /** Frames sent and not yet settled by the sink (flush-when-idle looks at it). */
     final AtomicInteger inFlight = new AtomicInteger();
-    /** Cumulative, written by this thread only; read by the window at its end. */
+    /**
+     * Cumulative, written by this thread only; read by the window at its end. Busy time is the
+     * length of every pass that drained or sent something.
+     */
     final AtomicLong busyNanos = new AtomicLong();
     final AtomicLong frames = new AtomicLong();
     final AtomicLong frameEvents = new AtomicLong();
@@ -80,6 +83,10 @@ final class FlushWorker implements Runnable {
             boolean worked = false;
             for (CollectorPartition p : partitions) {
                 worked |= serve(p, now, s, stopping);
+            }
+            if (worked) {
+                // Draining, encoding and sending: the flush side's cost, which the score divides by.
+                busyNanos.lazySet(busyNanos.get() + System.nanoTime() - now);
             }
             if (index == 0) {
                 collector.endWindowIfDue(now);
@@ -210,7 +217,6 @@ final class FlushWorker implements Runnable {
     }
 
     private void sendFrame(CollectorPartition p, Object[] ev, int from, int k, int bytes, long oldestNanos, int reason) {
-        final long t0 = System.nanoTime();
         final FrameCompletion done = new FrameCompletion(collector, p, this, k, oldestNanos);
         inFlight.incrementAndGet();
         if (sink.recordMode()) {
@@ -246,7 +252,6 @@ final class FlushWorker implements Runnable {
             encode(frame, ev, from, k, done);
             sink.sendFrame(frame, bytes, view, k, index, done);
         }
-        busyNanos.lazySet(busyNanos.get() + System.nanoTime() - t0);
         frames.lazySet(frames.get() + 1);
         frameEvents.lazySet(frameEvents.get() + k);
         frameBytes.lazySet(frameBytes.get() + bytes);

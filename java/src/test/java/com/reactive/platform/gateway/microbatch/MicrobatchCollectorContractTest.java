@@ -96,7 +96,8 @@ class MicrobatchCollectorContractTest {
         int threads = 4;
         int each = 30_000;
         AtomicLong refused = new AtomicLong();
-        try (MicrobatchCollector c = open(impl, Map.of("ring.type", ring, "level", "L3_LOW",
+        // Four threads over two partitions: threads take turns on a partition's ring.
+        try (MicrobatchCollector c = open(impl, Map.of("partitions", "2", "ring.type", ring, "level", "L3_LOW",
                 "ring.capacity.bytes", "65536", "event.max.bytes", "1000"), sink)) {
             List<Thread> workers = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
@@ -193,6 +194,58 @@ class MicrobatchCollectorContractTest {
         assertThrows(IllegalStateException.class, () -> c.submit(event(0, 0)));
         assertThrows(IllegalStateException.class, () -> c.flush(Duration.ofSeconds(1)));
         assertEquals(5000, c.status().submitted());
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("implementationsAndRings")
+    void closeRacingSubmitsLosesNothingAccepted(Implementation impl, String ring) throws Exception {
+        for (int round = 0; round < 5; round++) {
+            RecordingSink sink = new RecordingSink();
+            MicrobatchCollector c = open(impl, Map.of("partitions", "2", "ring.type", ring, "level", "L4_MODERATE"),
+                    sink);
+            int threads = 3;
+            AtomicLong accepted = new AtomicLong();
+            AtomicLong unexpected = new AtomicLong();
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(threads);
+            List<Thread> workers = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                final int id = t;
+                workers.add(new Thread(() -> {
+                    started.countDown();
+                    boolean closedSeen = false;
+                    for (long i = 0; ; i++) {
+                        try {
+                            if (c.submitFireAndForget(event(id, i))) {
+                                if (closedSeen) {
+                                    unexpected.incrementAndGet(); // accepted after a refusal for close
+                                }
+                                accepted.incrementAndGet();
+                            }
+                        } catch (IllegalStateException closed) {
+                            if (closedSeen) {
+                                return;
+                            }
+                            closedSeen = true;
+                        } catch (RuntimeException other) {
+                            unexpected.incrementAndGet();
+                            return;
+                        }
+                    }
+                }));
+            }
+            workers.forEach(Thread::start);
+            started.await();
+            Thread.sleep(20 + 10 * round);
+            c.close();
+            for (Thread w : workers) {
+                w.join();
+            }
+            assertEquals(0, unexpected.get());
+            Status s = c.status();
+            assertEquals(accepted.get(), s.submitted(), "every accepted submit is counted");
+            assertEquals(accepted.get(), s.delivered(), "and delivered by close");
+            assertEquals(accepted.get(), sink.eventCount());
+        }
     }
 
     @ParameterizedTest
@@ -475,6 +528,43 @@ class MicrobatchCollectorContractTest {
             assertEquals(0.0, s.ratePerSec());
             assertEquals(PressureLevel.L1_REALTIME.bootstrap().batchEvents(), s.batchEvents());
             assertEquals(PressureLevel.L1_REALTIME.budgetMicros(), s.intervalMicros());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void theLevelFollowsTheSubmittedRateUpToTheCeiling(Implementation impl) throws Exception {
+        for (String ceiling : List.of("30000", "100")) {
+            try (MicrobatchCollector c = open(impl, Map.of("pressure.window.ms", "200", "sink", "null",
+                    "latency.max.ms", ceiling), null)) {
+                // 200,000 events at once: at least 500,000/s over a 200 ms window, however the
+                // windows fall.
+                byte[][] burst = new byte[1000][];
+                for (int i = 0; i < burst.length; i++) {
+                    burst[i] = event(0, i);
+                }
+                for (int i = 0; i < 200; i++) {
+                    int done = 0;
+                    while (done < burst.length) {
+                        done += c.submitFireAndForget(burst, done, burst.length - done);
+                    }
+                }
+                PressureLevel highest = c.status().level(); // the start: L5, or the ceiling below it
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+                while (System.nanoTime() < deadline && highest.compareTo(PressureLevel.L8_AGGRESSIVE) < 0) {
+                    Status s = c.status();
+                    if (s.level().compareTo(highest) > 0) {
+                        highest = s.level();
+                        assertEquals(highest.bootstrap(1_000_000).batchEvents(), s.batchEvents());
+                        assertEquals(highest.budgetMicros(), s.intervalMicros());
+                        assertTrue(s.ratePerSec() >= highest.minRate(), s.toString());
+                    }
+                    Thread.sleep(5);
+                }
+                PressureLevel expected = ceiling.equals("100") ? PressureLevel.L5_BALANCED : PressureLevel.L8_AGGRESSIVE;
+                assertTrue(highest.compareTo(expected) >= 0 && (ceiling.equals("30000") || highest == expected),
+                        "highest level " + highest + " with latency.max.ms=" + ceiling);
+            }
         }
     }
 
