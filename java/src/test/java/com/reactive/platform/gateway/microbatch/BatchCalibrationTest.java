@@ -259,6 +259,42 @@ class BatchCalibrationTest {
     }
 
     @Test
+    void twoWritersShareOneFileWithoutErrors() throws Exception {
+        Path db = dir.resolve("shared.db");
+        try (BatchCalibration one = BatchCalibration.create(db, 5000.0);
+             BatchCalibration two = BatchCalibration.create(db, 5000.0)) {
+            List<Thread> writers = new ArrayList<>();
+            for (BatchCalibration cal : List.of(one, two)) {
+                writers.add(new Thread(() -> {
+                    for (int i = 0; i < 100; i++) {
+                        cal.record(window(PressureLevel.fromNumber(1 + i % 10), i % 2 == 0 ? A : B, 1_000 + i, 0.01, 100));
+                    }
+                }));
+            }
+            writers.forEach(Thread::start);
+            for (Thread w : writers) {
+                w.join();
+            }
+            assertEquals(0, one.calibrationErrors());
+            assertEquals(0, two.calibrationErrors());
+            // What one learned, the other reads.
+            assertEquals(one.getBestConfigForPressure(PressureLevel.L4_MODERATE),
+                    two.getBestConfigForPressure(PressureLevel.L4_MODERATE));
+        }
+        assertEquals(200, count(db, "SELECT COUNT(*) FROM observations"));
+        assertEquals(200, count(db, "SELECT SUM(observations) FROM configs"));
+    }
+
+    @Test
+    void theJarCarriesTheCratesSchemaUnchanged() throws Exception {
+        byte[] packed;
+        try (java.io.InputStream in = BatchCalibration.class.getResourceAsStream(BatchCalibration.SCHEMA_RESOURCE)) {
+            packed = in.readAllBytes();
+        }
+        assertEquals(new String(Files.readAllBytes(Path.of("../src/calibration/schema.sql"))), new String(packed));
+    }
+
+    @Test
     void schemaScriptSplitsIntoItsStatements() {
         List<String> statements = BatchCalibration.statements(
                 "-- a comment; with a semicolon\nCREATE TABLE t (a INTEGER); -- trailing; comment\nCREATE INDEX i ON t (a);\n");
