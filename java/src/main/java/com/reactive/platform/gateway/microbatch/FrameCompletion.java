@@ -1,5 +1,6 @@
 package com.reactive.platform.gateway.microbatch;
 
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -39,8 +40,8 @@ final class FrameCompletion {
             tracked = new Tracked[4];
             trackedIndex = new int[4];
         } else if (trackedCount == tracked.length) {
-            tracked = java.util.Arrays.copyOf(tracked, trackedCount * 2);
-            trackedIndex = java.util.Arrays.copyOf(trackedIndex, trackedCount * 2);
+            tracked = Arrays.copyOf(tracked, trackedCount * 2);
+            trackedIndex = Arrays.copyOf(trackedIndex, trackedCount * 2);
         }
         tracked[trackedCount] = t;
         trackedIndex[trackedCount++] = index;

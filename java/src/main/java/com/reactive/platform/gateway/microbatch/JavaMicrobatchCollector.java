@@ -66,7 +66,11 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
     private final long submitBlockNanos;
     private final long ackTimeoutNanos;
     private final AtomicInteger nextHome = new AtomicInteger();
-    private final ThreadLocal<CollectorPartition> home;
+    /**
+     * Each thread's home partition, as an index: a thread-local that held the partition itself
+     * would keep the rings of a closed collector reachable from every thread that used it.
+     */
+    private final ThreadLocal<Integer> home;
 
     volatile Settings settings;
     volatile boolean stopping;
@@ -117,7 +121,7 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
         for (int i = 0; i < n; i++) {
             partitions[i] = new CollectorPartition(i, config.ringType(), config.ringSlots());
         }
-        home = ThreadLocal.withInitial(() -> partitions[Math.floorMod(nextHome.getAndIncrement(), n)]);
+        home = ThreadLocal.withInitial(() -> Math.floorMod(nextHome.getAndIncrement(), n));
 
         PressureLevel start = config.level() != null ? config.level() : min(PressureLevel.DEFAULT, ceiling);
         settings = settingsFor(start, calibration != null
@@ -245,7 +249,7 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
     @Override
     public boolean submitFireAndForget(byte[] event) {
         checkEvent(event);
-        CollectorPartition p = home.get();
+        CollectorPartition p = partitions[home.get()];
         return p.offer(event) || offerSlow(p, event);
     }
 
@@ -301,7 +305,7 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
                         + " bytes exceeds `event.max.bytes` = " + config.eventMaxBytes());
             }
         }
-        CollectorPartition p = home.get();
+        CollectorPartition p = partitions[home.get()];
         int done = 0;
         long deadline = 0;
         int round = 0;
@@ -352,7 +356,7 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
         Tracked t = new Tracked(this, event, deadline);
         // Queued before it can be acknowledged, so close always finds it if it never is.
         timeouts.add(t);
-        CollectorPartition p = home.get();
+        CollectorPartition p = partitions[home.get()];
         boolean accepted;
         try {
             accepted = p.offer(t) || offerSlow(p, t);

@@ -23,10 +23,15 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -206,7 +211,7 @@ class MicrobatchCollectorContractTest {
             int threads = 3;
             AtomicLong accepted = new AtomicLong();
             AtomicLong unexpected = new AtomicLong();
-            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(threads);
+            CountDownLatch started = new CountDownLatch(threads);
             List<Thread> workers = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 final int id = t;
@@ -306,20 +311,20 @@ class MicrobatchCollectorContractTest {
         }
         Map<String, Object> props = new HashMap<>();
         props.put("bootstrap.servers", broker.trim());
-        props.put("key.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
-        props.put("value.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        props.put("key.deserializer", ByteArrayDeserializer.class.getName());
+        props.put("value.deserializer", ByteArrayDeserializer.class.getName());
         int found = 0;
-        try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer =
-                     new org.apache.kafka.clients.consumer.KafkaConsumer<>(props)) {
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                     new KafkaConsumer<>(props)) {
             Set<Integer> partitions = new HashSet<>();
             sent.keySet().forEach(a -> partitions.add(a.partition()));
-            List<org.apache.kafka.common.TopicPartition> tps = new ArrayList<>();
-            partitions.forEach(p -> tps.add(new org.apache.kafka.common.TopicPartition(topic, p)));
+            List<TopicPartition> tps = new ArrayList<>();
+            partitions.forEach(p -> tps.add(new TopicPartition(topic, p)));
             consumer.assign(tps);
             consumer.seekToBeginning(tps);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (found < sent.size() && System.nanoTime() < deadline) {
-                for (org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]> r
+                for (ConsumerRecord<byte[], byte[]> r
                         : consumer.poll(Duration.ofMillis(200))) {
                     List<byte[]> events = Frames.decode(r.value());
                     for (int i = 0; i < events.size(); i++) {
