@@ -47,12 +47,14 @@ interface FrameSink {
                                   FrameCompletion done) {
                 try {
                     sink.accept(view, events);
-                } catch (Exception e) {
-                    done.failed(e);
+                } catch (VirtualMachineError fatal) {
+                    done.failed(fatal);
+                    throw fatal;
+                } catch (Throwable t) {
+                    // Whatever the sink throws (an assertion too) fails this frame, not the
+                    // flush thread that serves other frames.
+                    done.failed(t);
                     return;
-                } catch (Error e) {
-                    done.failed(e);
-                    throw e;
                 }
                 done.delivered(-1, -1);
             }
