@@ -143,6 +143,10 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
         for (int w = 0; w < threadCount; w++) {
             Thread t = new Thread(workers[w], "microbatch-flush-" + w);
             t.setDaemon(true);
+            // Sinks' failures are caught per frame; anything reaching here is a bug, and a
+            // silent death would leave the partitions of this thread unserved.
+            t.setUncaughtExceptionHandler((thread, e) -> LOG.log(System.Logger.Level.ERROR,
+                    thread.getName() + " stopped: its partitions are no longer flushed", e));
             threads[w] = t;
         }
         for (Thread t : threads) {
