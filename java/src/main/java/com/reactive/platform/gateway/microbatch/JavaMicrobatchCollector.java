@@ -7,6 +7,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -32,7 +35,8 @@ import org.HdrHistogram.Recorder;
  *       or nothing ({@code sink=null}).</li>
  *   <li>Ten pressure levels: every {@code pressure.window.ms} the rate of submitted events
  *       picks the level, and N and T come from the {@link BatchCalibration} (its best config,
- *       or its next experiment when exploring) or from the level's bootstrap.</li>
+ *       or its next experiment when exploring; recorded and chosen on a calibration thread)
+ *       or from the level's bootstrap.</li>
  *   <li>{@link #submit} futures complete when the sink acknowledges the frame (for Kafka, in
  *       the producer's callback), with no thread per request; one timer thread per collector,
  *       started by the first tracked submit, fails those still unacknowledged after
@@ -90,6 +94,8 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
     private final Recorder latency = new Recorder(3);
     private volatile Window lastWindow = new Window(0, 0, 0, 0, 0);
     private final AckTimeouts timeouts;
+    /** Runs {@link #learn} (SQLite) off the flush threads; null without calibration. */
+    private final ExecutorService learner;
 
     // Pressure window state: touched by flush thread 0 only.
     private final long windowNanos;
@@ -115,6 +121,11 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
         this.ackTimeoutNanos = config.ackTimeout().toNanos();
         this.windowNanos = config.pressureWindow().toNanos();
         this.timeouts = new AckTimeouts();
+        this.learner = calibration == null ? null : Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "microbatch-calibration");
+            t.setDaemon(true);
+            return t;
+        });
 
         int n = config.partitions();
         partitions = new CollectorPartition[n];
@@ -437,10 +448,13 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
         long max = h.getMaxValue();
         lastWindow = new Window(rate, p50, p99, p999, max);
 
-        Settings s = settings;
-        if (calibration != null && (offered > 0 || deliveredInWindow > 0)) {
-            long calErrorsBefore = calibration.calibrationErrors();
-            BatchCalibration.Observation o = new BatchCalibration.Observation(s.level(), s.config(),
+        PressureLevel level = config.level() != null ? config.level() : min(PressureLevel.fromRate(rate), ceiling);
+        if (calibration == null) {
+            settings = settingsFor(level, level.bootstrap(config.batchMaxEvents()));
+        } else {
+            Settings s = settings;
+            BatchCalibration.Observation o = offered == 0 && deliveredInWindow == 0 ? null
+                    : new BatchCalibration.Observation(s.level(), s.config(),
                     elapsed / 1_000, rate, deliveredInWindow / seconds, frames,
                     closedByNow[FlushWorker.COUNT] - windowClosedBy[FlushWorker.COUNT],
                     closedByNow[FlushWorker.TIME] - windowClosedBy[FlushWorker.TIME],
@@ -450,25 +464,11 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
                     frames > 0 ? (frameBytesNow - windowFrameBytes) / (double) frames : 0,
                     p50, p99, p999, max, busy - windowBusy, workers.length);
             try {
-                if (calibration.record(o).regression()) {
-                    regressions.incrementAndGet();
-                }
-            } catch (RuntimeException e) {
-                calibrationErrors.incrementAndGet();
+                learner.execute(() -> learn(o, level));
+            } catch (RejectedExecutionException closing) {
+                // close() stopped learning; the last window is not recorded.
             }
-            calibrationErrors.addAndGet(calibration.calibrationErrors() - calErrorsBefore);
         }
-
-        PressureLevel level = config.level() != null ? config.level() : min(PressureLevel.fromRate(rate), ceiling);
-        BatchCalibration.Config next;
-        if (calibration == null) {
-            next = level.bootstrap(config.batchMaxEvents());
-        } else {
-            long calErrorsBefore = calibration.calibrationErrors();
-            next = config.calibrationExplore() ? calibration.nextConfig(level) : bestConfig(level);
-            calibrationErrors.addAndGet(calibration.calibrationErrors() - calErrorsBefore);
-        }
-        settings = settingsFor(level, next);
 
         windowStart = now;
         windowSubmitted = submittedNow;
@@ -478,6 +478,26 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
         windowFrameEvents = frameEventsNow;
         windowFrameBytes = frameBytesNow;
         System.arraycopy(closedByNow, 0, windowClosedBy, 0, 4);
+    }
+
+    /**
+     * On the calibration thread, so SQLite never delays a flush: records the window (an idle
+     * one is not recorded, it says nothing about its config) and applies the next config for
+     * {@code level}. A store failure is counted and leaves the current N and T in force.
+     */
+    private void learn(BatchCalibration.Observation o, PressureLevel level) {
+        long errorsBefore = calibration.calibrationErrors();
+        try {
+            if (o != null && calibration.record(o).regression()) {
+                regressions.incrementAndGet();
+            }
+            BatchCalibration.Config next = config.calibrationExplore() ? calibration.nextConfig(level) : bestConfig(level);
+            settings = settingsFor(level, next);
+        } catch (RuntimeException e) {
+            calibrationErrors.incrementAndGet();
+            LOG.log(System.Logger.Level.WARNING, "calibration failed, keeping the current config: {0}", e.toString());
+        }
+        calibrationErrors.addAndGet(calibration.calibrationErrors() - errorsBefore);
     }
 
     private long submittedTotal() {
@@ -603,6 +623,14 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
                 LOG.log(System.Logger.Level.WARNING, "closing the sink failed: {0}", e.toString());
             }
             timeouts.shutdown();
+            if (learner != null) {
+                learner.shutdown();
+                try {
+                    learner.awaitTermination(1, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
             if (ownsCalibration && calibration != null) {
                 calibration.close();
             }
