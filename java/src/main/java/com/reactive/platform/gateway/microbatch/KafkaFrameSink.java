@@ -57,22 +57,28 @@ final class KafkaFrameSink implements FrameSink {
         Map<String, String> overrides = config.kafkaProperties();
         String servers = overrides.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG);
         this.mock = servers == null || servers.isBlank() || servers.trim().equals("mock");
-        if (mock) {
-            producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
-        } else {
-            Properties props = new Properties();
-            props.put(ProducerConfig.ACKS_CONFIG, "1");
-            props.put(ProducerConfig.LINGER_MS_CONFIG, "10");
-            props.put(ProducerConfig.BATCH_SIZE_CONFIG, "16777216");
-            props.put(ProducerConfig.BUFFER_MEMORY_CONFIG, "536870912");
-            props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
-            props.putAll(overrides);
-            try {
+        Properties props = new Properties();
+        props.put(ProducerConfig.ACKS_CONFIG, "1");
+        props.put(ProducerConfig.LINGER_MS_CONFIG, "10");
+        props.put(ProducerConfig.BATCH_SIZE_CONFIG, "16777216");
+        props.put(ProducerConfig.BUFFER_MEMORY_CONFIG, "536870912");
+        props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        props.putAll(overrides);
+        try {
+            if (mock) {
+                // The stand-in ignores producer settings, but a bad one is refused now, as it
+                // would be against a broker, so that switching to a broker changes nothing else.
+                props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9092");
+                props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+                props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+                new ProducerConfig(props);
+                producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+            } else {
                 producer = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
-            } catch (KafkaException e) {
-                Throwable cause = e.getCause() != null ? e.getCause() : e;
-                throw new IllegalArgumentException("the Kafka producer refused its configuration: " + cause.getMessage(), e);
             }
+        } catch (KafkaException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalArgumentException("the Kafka producer refused its configuration: " + cause.getMessage(), e);
         }
     }
 

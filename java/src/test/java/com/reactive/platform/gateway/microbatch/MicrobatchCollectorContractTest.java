@@ -424,6 +424,8 @@ class MicrobatchCollectorContractTest {
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
                 () -> open(impl, Map.of("no.such.key", "1"), null));
         assertTrue(unknown.getMessage().startsWith("unknown key `no.such.key`"), unknown.getMessage());
+        // The Kafka client's own checks apply at creation, with or without a broker.
+        assertThrows(IllegalArgumentException.class, () -> open(impl, Map.of("kafka.acks", "bogus"), null));
         IllegalArgumentException cross = assertThrows(IllegalArgumentException.class,
                 () -> open(impl, Map.of("latency.max.ms", "50", "level", "L5_BALANCED"), null));
         assertEquals("`level` = L5_BALANCED has a 100 ms budget, above `latency.max.ms` = 50", cross.getMessage());
