@@ -17,6 +17,7 @@
 //! * [`calibration`]: learning the best (N, T) per level, kept in SQLite.
 //! * [`handle`]: stale-safe handles for foreign callers.
 //! * `ffi`: the C ABI (`include/microbatch.h`), a thin layer over the above.
+//! * `jni`: the Java bridge (`NativeBridge`'s native methods), as thin.
 
 pub mod calibration;
 pub mod collector;
@@ -31,6 +32,8 @@ pub mod tracking;
 mod sync;
 
 pub mod ffi;
+#[cfg(feature = "jni")]
+mod jni;
 
 pub use collector::{Collector, Status};
 pub use config::Config;

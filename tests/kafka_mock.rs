@@ -126,11 +126,12 @@ fn tracked_submits_are_acknowledged_with_their_position() {
 }
 
 #[test]
-fn a_ticket_is_answered_once_and_failures_are_reported() {
+fn a_ticket_keeps_its_answer_and_failures_are_reported() {
     let c = Collector::new(&config(&[("level", "L1_REALTIME")])).unwrap();
     let t = c.submit_tracked(b"x").unwrap();
-    c.wait(t, Duration::from_secs(30)).unwrap();
-    assert_eq!(c.wait(t, Duration::from_millis(1)).unwrap_err().code(), Code::MB_ERR_UNKNOWN_TICKET);
+    let ack = c.wait(t, Duration::from_secs(30)).unwrap();
+    assert!(ack.partition >= 0 && ack.offset >= 0);
+    assert_eq!(c.wait(t, Duration::from_millis(1)).unwrap(), ack, "asking again gets the same answer");
     assert_eq!(c.wait(12345, Duration::from_millis(1)).unwrap_err().code(), Code::MB_ERR_UNKNOWN_TICKET);
 
     let c = Collector::new(&config(&[
@@ -147,12 +148,16 @@ fn a_ticket_is_answered_once_and_failures_are_reported() {
 
 #[test]
 fn tracking_slots_are_bounded() {
-    let c = Collector::new(&config(&[("tracking.slots", "2"), ("level", "L1_REALTIME")])).unwrap();
+    // L10: nothing is flushed before flush(), so both slots stay in use.
+    let c = Collector::new(&config(&[("tracking.slots", "2"), ("level", "L10_MAX")])).unwrap();
     let a = c.submit_tracked(b"a").unwrap();
     let b = c.submit_tracked(b"b").unwrap();
-    assert_eq!(c.submit_tracked(b"c").unwrap_err().code(), Code::MB_ERR_FULL);
-    c.wait(a, Duration::from_secs(30)).unwrap();
+    assert_eq!(c.submit_tracked(b"c").unwrap_err().code(), Code::MB_ERR_TRACKING_FULL);
+    c.flush(Duration::from_secs(30)).unwrap();
     let c3 = c.submit_tracked(b"c").unwrap();
+    c.flush(Duration::from_secs(30)).unwrap();
+    // c took the slot `a` released first: a's outcome is no longer kept.
+    assert_eq!(c.wait(a, Duration::from_secs(30)).unwrap_err().code(), Code::MB_ERR_UNKNOWN_TICKET);
     c.wait(b, Duration::from_secs(30)).unwrap();
     c.wait(c3, Duration::from_secs(30)).unwrap();
     assert_eq!(c.status().rejected, 1);

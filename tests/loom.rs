@@ -611,3 +611,76 @@ fn mpsc_tagged_and_untagged_records() {
         assert_eq!(ring.used_bytes(), 0);
     });
 }
+
+// ------------------------------------------------------------------------
+// Tracking slots (src/tracking/slots.rs): issue, settle, look and wait, and
+// the seqlock read that must never pair an old ticket with a new outcome.
+
+mod tracking_slots {
+    use super::builder;
+    use loom::sync::Arc;
+    use loom::thread;
+    use microbatch::tracking::slots::{Look, Slots};
+    use microbatch::tracking::Ack;
+    use std::time::{Duration, Instant};
+
+    /// The sink settles a ticket while two callers ask about it: each sees
+    /// it pending or with exactly the outcome the sink wrote (never torn),
+    /// the settle is the only write that reports it (it returns the ticket
+    /// once), and a waiter that parks is never left parked by a racing settle.
+    #[test]
+    fn settle_races_lookers_and_a_waiter() {
+        builder(3).check(|| {
+            let slots = Arc::new(Slots::new(1));
+            let ticket = slots.issue(0);
+            let settler = {
+                let slots = slots.clone();
+                thread::spawn(move || {
+                    slots.set_index(0, 5);
+                    slots.settle(0, Some((3, 77)), None)
+                })
+            };
+            let looker = {
+                let slots = slots.clone();
+                thread::spawn(move || slots.look(ticket))
+            };
+            let waited = slots.wait(ticket, Instant::now() + Duration::from_secs(3600));
+            let settled = settler.join().unwrap();
+            let looked = looker.join().unwrap();
+            let want = Look::Delivered(Ack { partition: 3, offset: 77, index: 5 });
+            assert_eq!(settled.0, ticket);
+            assert_eq!(waited, want);
+            assert!(looked == Look::Pending || looked == want, "{looked:?}");
+            assert_eq!(slots.look(ticket), want);
+        });
+    }
+
+    /// A caller still asking about an old ticket while its slot is reissued
+    /// and the new ticket settles: the answer is the old outcome or
+    /// "expired", never the new ticket's outcome.
+    #[test]
+    fn a_reissue_never_lends_its_outcome_to_the_old_ticket() {
+        builder(3).check(|| {
+            let slots = Arc::new(Slots::new(1));
+            let old = slots.issue(0);
+            slots.set_index(0, 1);
+            slots.settle(0, Some((1, 1)), None);
+            let reissuer = {
+                let slots = slots.clone();
+                thread::spawn(move || {
+                    let new = slots.issue(0);
+                    slots.set_index(0, 2);
+                    slots.settle(0, Some((2, 2)), None);
+                    new
+                })
+            };
+            let looked = slots.look(old);
+            let new = reissuer.join().unwrap();
+            assert_ne!(new, old);
+            let want_old = Look::Delivered(Ack { partition: 1, offset: 1, index: 1 });
+            assert!(looked == want_old || looked == Look::Expired, "old ticket answered {looked:?}");
+            assert_eq!(slots.look(new), Look::Delivered(Ack { partition: 2, offset: 2, index: 2 }));
+            assert_eq!(slots.look(old), Look::Expired);
+        });
+    }
+}

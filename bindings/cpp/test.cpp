@@ -9,6 +9,7 @@
 #include "microbatch.hpp"
 #include "microbatch_frame.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -223,6 +224,122 @@ static void test_tracked() {
     CHECK(c.try_wait(t3, std::chrono::milliseconds(1)) == MB_ERR_CLOSED);
 }
 
+// The gateway shape through the wrapper: request threads submit tracked
+// events and hang up, one thread drains outcomes with poll_acks, the sink
+// fails every 2nd frame (each partition sends at least one, so some fail);
+// then the same with an ack callback, and close()
+// racing submits on other threads. Every outcome is reported exactly once.
+static void test_gateway(unsigned n) {
+    const unsigned threads = 4;
+    const unsigned per_thread = n / threads < 50 ? 50 : n / threads;
+    std::atomic<uint64_t> frames{0}, failed_events{0};
+    auto sink = [&](const uint8_t*, size_t, uint32_t events) {
+        if (frames.fetch_add(1) % 2 == 1) {
+            failed_events += events;
+            return false;
+        }
+        return true;
+    };
+
+    for (bool use_callback : {false, true}) {
+        frames = 0;
+        failed_events = 0;
+        std::mutex lock;
+        std::vector<mb_ack_event> outcomes;
+        microbatch::Config cfg;
+        cfg.set("partitions", 2).set("level", "L2_FAST").set("tracking.slots", 256);
+        cfg.set_frame_callback(sink);
+        if (use_callback) {
+            cfg.set_ack_callback([&](const mb_ack_event* events, size_t count) {
+                std::lock_guard<std::mutex> g(lock);
+                outcomes.insert(outcomes.end(), events, events + count);
+            });
+        } else {
+            cfg.set("tracking.queue", "true");
+        }
+        microbatch::Collector c(cfg);
+        std::thread drainer;
+        if (!use_callback) {
+            drainer = std::thread([&] {
+                std::vector<mb_ack_event> batch;
+                batch.reserve(64);
+                for (;;) {
+                    size_t got = 0;
+                    try {
+                        got = c.poll_acks(batch, std::chrono::milliseconds(20));
+                    } catch (const microbatch::Error& e) {
+                        CHECK(e.code() == MB_ERR_CLOSED);
+                        return;
+                    }
+                    std::lock_guard<std::mutex> g(lock);
+                    outcomes.insert(outcomes.end(), batch.begin(), batch.begin() + got);
+                }
+            });
+        }
+        std::vector<std::vector<uint64_t>> issued(threads);
+        std::vector<std::thread> requests;
+        for (unsigned t = 0; t < threads; t++) {
+            requests.emplace_back([&, t] {
+                std::string body(100, static_cast<char>('a' + t));
+                for (unsigned i = 0; i < per_thread; i++) {
+                    uint64_t ticket = 0;
+                    mb_result r;
+                    while ((r = c.try_submit_tracked(body.data(), body.size(), ticket)) == MB_ERR_FULL ||
+                           r == MB_ERR_TRACKING_FULL)
+                        std::this_thread::yield();
+                    CHECK(r == MB_OK && ticket != 0);
+                    issued[t].push_back(ticket);
+                }
+            });
+        }
+        for (auto& r : requests) r.join();
+        c.flush(std::chrono::seconds(30));
+        // close() while other threads keep submitting: they see MB_ERR_CLOSED,
+        // never a crash, and nothing they got in is lost.
+        std::atomic<uint64_t> late_accepted{0};
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> late;
+        for (unsigned t = 0; t < 2; t++) {
+            late.emplace_back([&] {
+                while (!stop) {
+                    uint64_t ticket = 0;
+                    mb_result r = c.try_submit_tracked("late", 4, ticket);
+                    if (r == MB_OK) {
+                        late_accepted++;
+                    } else if (r == MB_ERR_CLOSED) {
+                        return;
+                    } else {
+                        std::this_thread::yield();
+                    }
+                }
+            });
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::thread closer([&] { c.close(); });
+        c.close();  // racing the other close: both return, one frees
+        closer.join();
+        stop = true;
+        for (auto& l : late) l.join();
+        if (drainer.joinable()) drainer.join();
+        CHECK(!c.is_open());
+
+        std::lock_guard<std::mutex> g(lock);
+        std::vector<uint64_t> reported;
+        uint64_t failed = 0;
+        for (const auto& o : outcomes) {
+            reported.push_back(o.ticket);
+            CHECK(o.result == MB_OK || o.result == MB_ERR_DELIVERY);
+            failed += o.result == MB_ERR_DELIVERY;
+        }
+        std::sort(reported.begin(), reported.end());
+        CHECK(std::adjacent_find(reported.begin(), reported.end()) == reported.end());  // each once
+        for (const auto& mine : issued)
+            for (uint64_t t : mine) CHECK(std::binary_search(reported.begin(), reported.end(), t));
+        CHECK(reported.size() == threads * per_thread + late_accepted);
+        CHECK(failed == failed_events.load() && failed > 0);
+    }
+}
+
 static void test_errors_on_submit() {
     microbatch::Config cfg;
     cfg.set("partitions", 1).set("event.max.bytes", 16).set("sink", "null");
@@ -289,6 +406,7 @@ int main(int argc, char** argv) {
     test_callback_sink(n);
     test_failing_callback(n < 1000 ? 1000 : n);
     test_tracked();
+    test_gateway(n);
     test_errors_on_submit();
     test_decode_frame();
     std::printf("cpp: ok (%u events)\n", n);

@@ -334,7 +334,7 @@ impl Collector {
                 .collect(),
             gates: Arc::new(Gates::new(config.ring_kind, partitions, config.event_max_bytes, config.submit_lease)),
             clock: Clock { start: clock_start, now_us: CachePadded::new(AtomicU32::new(0)) },
-            accounting: Arc::new(Accounting::new(config.tracking_slots, config.tracking_reporting())),
+            accounting: Arc::new(Accounting::new(config.tracking_slots, config.partitions, config.tracking_reporting())),
             sink,
             event_max_bytes: config.event_max_bytes,
             batch_max_bytes: config.batch_max_bytes,

@@ -310,7 +310,61 @@ impl Gates {
     /// # Safety
     /// As for `submit`.
     pub(crate) unsafe fn submit_tracked(&self, core: *const Core, event: &[u8]) -> Result<u64> {
+        if let Some(ticket) = self.try_submit_tracked_home(core, event) {
+            return Ok(ticket);
+        }
         self.submit_slow(core, event, true)
+    }
+
+    /// The tracked submit's fast path, for SPSC rings: [`Gates::try_submit_home`]
+    /// with a slot from the partition's batch ([`Tracker::acquire_in`]) and the
+    /// event tagged with it. None, with nothing taken, in every case the
+    /// slow path must handle (and where it reports errors, such as
+    /// MB_ERR_TRACKING_FULL).
+    ///
+    /// # Safety
+    /// As for `submit`.
+    #[inline]
+    unsafe fn try_submit_tracked_home(&self, core: *const Core, event: &[u8]) -> Option<u64> {
+        let home = HOME.get();
+        if home.gates_id != self.id || home.spsc.is_null() {
+            return None;
+        }
+        // SAFETY: a matching id means `home.gate` points into these gates.
+        let gate = &*home.gate;
+        let leased = gate.spsc.try_enter_leased(home.lessee);
+        if !leased && !gate.spsc.try_lock() {
+            return None;
+        }
+        let ticket = Self::append_tracked_home(gate, &home, core, event);
+        if leased {
+            SpscGate::exit_leased(home.lessee);
+        } else {
+            gate.spsc.exit_locked(Who::Submitter(home.lessee));
+        }
+        ticket
+    }
+
+    /// The tracked fast path's work inside the gate.
+    ///
+    /// # Safety
+    /// As for `append_home`; `core` is the collector's (alive: the gate is open).
+    #[inline(always)]
+    unsafe fn append_tracked_home(gate: &Gate, home: &Home, core: *const Core, event: &[u8]) -> Option<u64> {
+        if event.len() > gate.event_max_bytes {
+            return None;
+        }
+        let core = &*core;
+        let tracker = &core.accounting.tracker;
+        // SAFETY: this thread holds partition `home.partition`'s SPSC gate.
+        let (slot, ticket) = tracker.acquire_in(home.partition).ok()?;
+        let max_events = gate.max_events.load(Ordering::Relaxed);
+        if (*home.spsc).push_tagged(event, Some(slot), max_events, || core.clock.exact_us()).is_err() {
+            tracker.unissue(slot);
+            return None;
+        }
+        gate.count_spsc();
+        Some(ticket)
     }
 
     /// The hot path, for SPSC rings: one attempt through this thread's
@@ -421,7 +475,13 @@ impl Gates {
                 ));
             }
             let (tag, ticket) = if tracked {
-                match core.accounting.tracker.acquire() {
+                let tracker = &core.accounting.tracker;
+                // SAFETY: an SPSC gate is exclusive and `inside` holds it.
+                let acquired = match self.kind {
+                    RingKind::Spsc => tracker.acquire_in(p),
+                    RingKind::Mpsc => tracker.acquire(),
+                };
+                match acquired {
                     Ok((slot, ticket)) => (Some(slot), ticket),
                     Err(e) => {
                         core.accounting.count_rejected();

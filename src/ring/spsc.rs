@@ -251,9 +251,23 @@ impl SpscRing {
         let new_fill = fill + EVENT_PREFIX + event.len();
         // The fast path: an untagged event that fits the open frame as last
         // measured. (No frame open: the limit is 0.)
-        if tag.is_none() && new_fill <= p.fill_limit.get() {
-            self.append(fill, event, max_events);
-            return Ok(());
+        let limit = p.fill_limit.get();
+        match tag {
+            None if new_fill <= limit => {
+                self.append(fill, event, max_events);
+                return Ok(());
+            }
+            // A tagged event that fits with its tag entry: each entry takes
+            // TAG_ENTRY bytes of the segment, so the limit shrinks by one
+            // (exactly, or more than needed when the frame cap was the
+            // binding bound: never too little).
+            Some(t) if new_fill + TAG_ENTRY <= limit && (*p.tags.get()).len() < (*p.tags.get()).capacity() => {
+                (*p.tags.get()).push((p.events.get(), t));
+                p.fill_limit.set(limit - TAG_ENTRY);
+                self.append(fill, event, max_events);
+                return Ok(());
+            }
+            _ => {}
         }
         self.push_slow(event, tag, max_events, now)
     }

@@ -26,9 +26,9 @@ pub struct Accounting {
 }
 
 impl Accounting {
-    pub fn new(tracking_slots: usize, reporting: Reporting) -> Accounting {
+    pub fn new(tracking_slots: usize, partitions: usize, reporting: Reporting) -> Accounting {
         Accounting {
-            tracker: Arc::new(Tracker::new(tracking_slots, reporting)),
+            tracker: Arc::new(Tracker::new(tracking_slots, partitions, reporting)),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             rejected: AtomicU64::new(0),

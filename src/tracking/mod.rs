@@ -27,11 +27,12 @@ pub use queue::AckEvent;
 pub use slots::Ack;
 
 use crate::error::{Code, Error, Result};
-use crossbeam_queue::ArrayQueue;
+use crossbeam_utils::CachePadded;
 use queue::{AckQueue, Drained};
 use slots::{Look, Slots, DELIVERED};
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::{RefCell, UnsafeCell};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,13 +59,53 @@ pub enum Outcome {
     Failed,
 }
 
+/// Most free slots a partition keeps at hand (see [`SlotCache`]).
+const CACHE_MAX: usize = 64;
+
+/// Free slots taken from the shared free list in one batch, for one
+/// partition's submitters, which hold that partition's gate while they
+/// issue tickets: a tracked submit then takes a slot with no atomic
+/// read-modify-write and no shared cache line, and the shared list is
+/// locked once per batch. Used with SPSC rings, whose gate is exclusive.
+struct SlotCache {
+    slots: UnsafeCell<[u32; CACHE_MAX]>,
+    /// Next slot to issue and end of the batch (`next..end` are at hand).
+    next: UnsafeCell<usize>,
+    end: UnsafeCell<usize>,
+    /// `end - next`, for `in_use` on other threads.
+    held: AtomicUsize,
+}
+
+// SAFETY: the cells are only touched by the holder of the partition's gate
+// (see `Tracker::acquire_in`); `held` is atomic.
+unsafe impl Sync for SlotCache {}
+
+impl SlotCache {
+    fn new() -> SlotCache {
+        SlotCache {
+            slots: UnsafeCell::new([0; CACHE_MAX]),
+            next: UnsafeCell::new(0),
+            end: UnsafeCell::new(0),
+            held: AtomicUsize::new(0),
+        }
+    }
+}
+
 pub struct Tracker {
     slots: Slots,
-    /// Slots free to issue, oldest released first.
-    free: ArrayQueue<u32>,
+    /// Slots free to issue, oldest released first, so a released slot (and
+    /// the outcome it keeps for late waiters) is reissued as late as possible.
+    free: Mutex<VecDeque<u32>>,
+    /// Per-partition batches taken from `free` (see [`SlotCache`]).
+    caches: Box<[CachePadded<SlotCache>]>,
+    /// Slots per batch: small enough that the batches at hand can strand at
+    /// most an eighth of the slots.
+    batch: usize,
     queue: Option<AckQueue>,
     callback: Option<AckCallback>,
-    in_use: AtomicU64,
+    /// The most slots in use at once, as of the last release. Slots in use
+    /// only grow between releases, so the peak is always seen just before
+    /// one (or now): recording it there keeps atomics off the acquire path.
     high_water: AtomicU64,
     /// The message of the last failed delivery, for `wait`'s error.
     last_failure: Mutex<Option<String>>,
@@ -76,32 +117,63 @@ thread_local! {
 }
 
 impl Tracker {
-    pub fn new(slots: usize, reporting: Reporting) -> Tracker {
-        let free = ArrayQueue::new(slots.max(1));
-        for slot in 0..slots as u32 {
-            let _ = free.push(slot);
-        }
+    /// A tracker of `slots` slots for a collector of `partitions` partitions.
+    pub fn new(slots: usize, partitions: usize, reporting: Reporting) -> Tracker {
+        let partitions = partitions.max(1);
         Tracker {
             slots: Slots::new(slots),
-            free,
+            free: Mutex::new((0..slots as u32).collect()),
+            caches: (0..partitions).map(|_| CachePadded::new(SlotCache::new())).collect(),
+            batch: (slots / (8 * partitions)).clamp(1, CACHE_MAX),
             queue: reporting.queue.then(|| AckQueue::with_capacity(slots)),
             callback: reporting.callback,
-            in_use: AtomicU64::new(0),
             high_water: AtomicU64::new(0),
             last_failure: Mutex::new(None),
         }
     }
 
+    fn free_list(&self) -> std::sync::MutexGuard<'_, VecDeque<u32>> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Takes a free slot and issues a ticket on it; returns (slot, ticket).
     pub fn acquire(&self) -> Result<(u32, u64)> {
-        let Some(slot) = self.free.pop() else { return Err(self.exhausted()) };
-        let in_use = self.in_use.fetch_add(1, Ordering::Relaxed) + 1;
-        self.high_water.fetch_max(in_use, Ordering::Relaxed);
+        let Some(slot) = self.free_list().pop_front() else { return Err(self.exhausted()) };
+        Ok((slot, self.slots.issue(slot)))
+    }
+
+    /// `acquire` from partition `p`'s batch, refilled from the shared list
+    /// when empty.
+    ///
+    /// # Safety
+    /// The caller holds partition `p`'s exclusive (SPSC) gate, so no other
+    /// thread touches that partition's batch; `p` < partitions.
+    pub unsafe fn acquire_in(&self, p: usize) -> Result<(u32, u64)> {
+        let cache = &self.caches[p];
+        let (next, end) = (&mut *cache.next.get(), &mut *cache.end.get());
+        if *next == *end {
+            let mut free = self.free_list();
+            let n = free.len().min(self.batch);
+            if n == 0 {
+                drop(free);
+                return Err(self.exhausted());
+            }
+            let batch = &mut *cache.slots.get();
+            for (dst, src) in batch.iter_mut().zip(free.drain(..n)) {
+                *dst = src;
+            }
+            (*next, *end) = (0, n);
+        }
+        let slot = (*cache.slots.get())[*next];
+        *next += 1;
+        // Relaxed: only read by `in_use`, a snapshot.
+        cache.held.store(*end - *next, Ordering::Relaxed);
         Ok((slot, self.slots.issue(slot)))
     }
 
     #[cold]
     fn exhausted(&self) -> Error {
+        self.note_high_water();
         let why = if self.queue.is_some() {
             "events awaiting acknowledgement or outcomes not yet drained with mb_collector_poll_acks"
         } else {
@@ -116,14 +188,30 @@ impl Tracker {
     /// Returns a slot whose event never made it into a ring (its ticket was
     /// never handed out).
     pub fn unissue(&self, slot: u32) {
+        self.note_high_water();
         self.release(slot);
     }
 
-    /// Returns a slot to the free list; called exactly once per issue.
+    /// Returns a slot to the free list; called exactly once per issue, after
+    /// `note_high_water` for its batch.
     fn release(&self, slot: u32) {
-        self.in_use.fetch_sub(1, Ordering::Relaxed);
-        let pushed = self.free.push(slot);
-        debug_assert!(pushed.is_ok(), "slot {slot} released twice");
+        self.release_all(std::iter::once(slot));
+    }
+
+    /// Returns slots to the free list under one lock.
+    fn release_all(&self, slots: impl IntoIterator<Item = u32>) {
+        let mut free = self.free_list();
+        free.extend(slots);
+        debug_assert!(free.len() <= self.slots.len(), "a slot was released twice");
+    }
+
+    /// Records the slots in use now as the high-water mark if higher; called
+    /// before each batch of releases (see `high_water`).
+    fn note_high_water(&self) {
+        let in_use = self.in_use();
+        if in_use > self.high_water.load(Ordering::Relaxed) {
+            self.high_water.fetch_max(in_use, Ordering::Relaxed);
+        }
     }
 
     /// Notes the event's index in its frame (flush thread).
@@ -149,11 +237,16 @@ impl Tracker {
             *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.message().to_string());
         }
         let needs_report = self.callback.is_some() || self.queue.is_some();
+        if !needs_report {
+            self.note_high_water();
+        }
         REPORT.with(|scratch| {
             let mut report = scratch.borrow_mut();
             report.clear();
             for &(frame_index, slot) in tracked {
                 let (ticket, state) = self.slots.settle(slot, position, index);
+                // Without a report to make, the outcome is reported once it
+                // is in the slot: the slot goes back below, in one batch.
                 if needs_report {
                     let (partition, offset) = position.unwrap_or((-1, -1));
                     report.push(AckEvent {
@@ -164,9 +257,10 @@ impl Tracker {
                         index: index.unwrap_or(frame_index),
                         reserved: 0,
                     });
-                } else {
-                    self.release(slot);
                 }
+            }
+            if !needs_report {
+                self.release_all(tracked.iter().map(|&(_, slot)| slot));
             }
             if let Some(callback) = &self.callback {
                 // A panicking Rust callback must not take the sink's thread
@@ -175,7 +269,10 @@ impl Tracker {
             }
             match &self.queue {
                 Some(queue) => queue.push(&report),
-                None if needs_report => report.iter().for_each(|e| self.release(e.ticket as u32)),
+                None if needs_report => {
+                    self.note_high_water();
+                    self.release_all(report.iter().map(|e| e.ticket as u32))
+                }
                 None => {}
             }
         });
@@ -239,7 +336,11 @@ impl Tracker {
             ));
         };
         let deadline = Instant::now().checked_add(timeout).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 32));
-        match queue.drain(out, deadline, |drained| drained.iter().for_each(|e| self.release(e.ticket as u32))) {
+        let release = |drained: &[AckEvent]| {
+            self.note_high_water();
+            self.release_all(drained.iter().map(|e| e.ticket as u32))
+        };
+        match queue.drain(out, deadline, release) {
             Drained::Some(n) => Ok(n),
             Drained::TimedOut => Ok(0),
             Drained::Closed => Err(Error::new(Code::MB_ERR_CLOSED, "the collector is closed and every outcome has been drained")),
@@ -262,12 +363,13 @@ impl Tracker {
     /// Slots issued and not yet released (awaiting acknowledgement, or
     /// reported to a queue and not yet drained).
     pub fn in_use(&self) -> u64 {
-        self.in_use.load(Ordering::Relaxed)
+        let at_hand: usize = self.caches.iter().map(|c| c.held.load(Ordering::Relaxed)).sum();
+        self.slots.len().saturating_sub(self.free_list().len() + at_hand) as u64
     }
 
     /// The most slots ever in use at once.
     pub fn high_water(&self) -> u64 {
-        self.high_water.load(Ordering::Relaxed)
+        self.high_water.load(Ordering::Relaxed).max(self.in_use())
     }
 
     pub fn capacity(&self) -> usize {
@@ -286,7 +388,7 @@ mod tests {
 
     #[test]
     fn without_a_queue_a_slot_is_free_once_settled() {
-        let tracker = Tracker::new(2, Reporting::default());
+        let tracker = Tracker::new(2, 1, Reporting::default());
         let (s1, t1) = tracker.acquire().unwrap();
         let (s2, _) = tracker.acquire().unwrap();
         assert_eq!(tracker.acquire().unwrap_err().code(), Code::MB_ERR_TRACKING_FULL);
@@ -304,7 +406,7 @@ mod tests {
 
     #[test]
     fn with_a_queue_a_slot_is_free_once_drained() {
-        let tracker = Tracker::new(2, Reporting { queue: true, callback: None });
+        let tracker = Tracker::new(2, 1, Reporting { queue: true, callback: None });
         let (s1, t1) = tracker.acquire().unwrap();
         tracker.settle(&[(4, s1)], None, None, Some(&Error::new(Code::MB_ERR_DELIVERY, "broker said no")));
         assert_eq!(tracker.in_use(), 1, "held until drained");
@@ -327,7 +429,7 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
         let callback: AckCallback = Arc::new(move |events: &[AckEvent]| sink.lock().unwrap().extend_from_slice(events));
-        let tracker = Tracker::new(8, Reporting { queue: false, callback: Some(callback) });
+        let tracker = Tracker::new(8, 1, Reporting { queue: false, callback: Some(callback) });
         let issued: Vec<(u32, u64)> = (0..5).map(|_| tracker.acquire().unwrap()).collect();
         delivered(&tracker, &issued.iter().map(|&(s, _)| s).collect::<Vec<_>>(), (2, 77));
         let seen = seen.lock().unwrap();

@@ -74,13 +74,19 @@ fn split(ticket: u64) -> (u32, u32) {
     ((ticket >> 32) as u32, ticket as u32)
 }
 
-#[derive(Default)]
 struct Slot {
     /// generation << GEN_SHIFT | WAITERS? | state
     word: AtomicU32,
     index: AtomicU32,
     partition: AtomicI32,
     offset: AtomicI64,
+}
+
+impl Slot {
+    // Written out: loom's atomics have no Default.
+    fn new() -> Slot {
+        Slot { word: AtomicU32::new(0), index: AtomicU32::new(0), partition: AtomicI32::new(0), offset: AtomicI64::new(0) }
+    }
 }
 
 /// The slot table. The free list is kept by the owner ([`super::Tracker`]);
@@ -91,7 +97,7 @@ pub struct Slots {
 
 impl Slots {
     pub fn new(n: usize) -> Slots {
-        Slots { slots: (0..n).map(|_| Slot::default()).collect() }
+        Slots { slots: (0..n).map(|_| Slot::new()).collect() }
     }
 
     pub fn len(&self) -> usize {

@@ -1,0 +1,454 @@
+//! The JNI bridge: the native methods of
+//! `com.reactive.platform.gateway.microbatch.rust.NativeBridge`, a thin
+//! layer over the same [`Handle`] the C ABI uses, so no logic lives here.
+//!
+//! Every entry point runs inside [`run`], which turns an error into a Java
+//! exception from one table ([`throw`]: IllegalArgumentException for bad
+//! arguments and configuration, IllegalStateException for a closed
+//! collector, `MicrobatchException` with the result code for the rest),
+//! catches panics (`MicrobatchException` with `PANIC`), never throws over an
+//! exception already pending, and returns a harmless default. Handles cross
+//! as `long`s: a handle stays valid after it is freed (a husk that answers
+//! "closed", see [`crate::handle`]), so a Java caller racing `close` with
+//! other calls gets IllegalStateException, never a crash. Whole batches
+//! cross in one call (`submitBatch`, `submitTrackedBatch`, `pollAcks`).
+
+mod sink;
+
+use crate::config::Config;
+use crate::error::{Code, Error, Result};
+use crate::handle::Handle;
+use crate::tracking::AckEvent;
+use jni::objects::{JByteArray, JByteBuffer, JClass, JLongArray, JObject, JObjectArray, JString, JValue};
+use jni::sys::{jboolean, jint, jlong, jsize, JNI_FALSE, JNI_TRUE};
+use jni::JNIEnv;
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+/// The Java exception class for results that are neither bad arguments nor
+/// a closed collector; built by its static `fromCode(int, String)`.
+const MICROBATCH_EXCEPTION: &str = "com/reactive/platform/gateway/microbatch/MicrobatchException";
+
+/// Runs one native method: `f`'s error or panic becomes a Java exception
+/// and the method returns `default`.
+fn run<'local, T>(env: &mut JNIEnv<'local>, default: T, f: impl FnOnce(&mut JNIEnv<'local>) -> Result<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(|| f(env))) {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            throw(env, &error);
+            default
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            throw(env, &Error::new(Code::MB_ERR_PANIC, format!("panic in the native library: {what}")));
+            default
+        }
+    }
+}
+
+/// The one error-to-exception table. Throws nothing if an exception is
+/// already pending (a JNI call failed with a Java exception: that one is
+/// the truth and stays).
+fn throw(env: &mut JNIEnv<'_>, error: &Error) {
+    if env.exception_check().unwrap_or(true) {
+        return;
+    }
+    let message = error.message();
+    let class = match error.code() {
+        Code::MB_ERR_INVALID_CONFIG | Code::MB_ERR_NULL_ARG | Code::MB_ERR_TOO_LARGE => {
+            Some("java/lang/IllegalArgumentException")
+        }
+        Code::MB_ERR_CLOSED => Some("java/lang/IllegalStateException"),
+        _ => None,
+    };
+    if let Some(class) = class {
+        let _ = env.throw_new(class, message);
+        return;
+    }
+    let thrown = (|| -> jni::errors::Result<()> {
+        let text = env.new_string(message)?;
+        let exception = env
+            .call_static_method(
+                MICROBATCH_EXCEPTION,
+                "fromCode",
+                "(ILjava/lang/String;)Lcom/reactive/platform/gateway/microbatch/MicrobatchException;",
+                &[JValue::Int(error.code() as jint), JValue::Object(&text)],
+            )?
+            .l()?;
+        env.throw(jni::objects::JThrowable::from(exception))
+    })();
+    if thrown.is_err() && !env.exception_check().unwrap_or(true) {
+        // The class is missing or broken: still tell the caller something.
+        let _ = env.throw_new("java/lang/RuntimeException", format!("{}: {message}", error.code().name()));
+    }
+}
+
+/// A JNI failure as our error. A pending Java exception (say, an
+/// ArrayIndexOutOfBoundsException) is left to propagate: [`throw`] sees it.
+fn jni_error(e: jni::errors::Error) -> Error {
+    match e {
+        jni::errors::Error::NullPtr(what) => Error::new(Code::MB_ERR_NULL_ARG, format!("{what} is null")),
+        other => Error::new(Code::MB_ERR_INTERNAL, format!("JNI call failed: {other}")),
+    }
+}
+
+/// The handle behind a Java `long`.
+fn handle<'a>(h: jlong) -> Result<&'a Handle> {
+    // SAFETY: the Java side passes only values it got from `create` (the
+    // field is private to NativeBridge's owner); a freed handle is a valid
+    // husk, and 0 is refused.
+    unsafe { Handle::from_ptr(h as usize as *const Handle) }.map_err(|e| match e.code() {
+        Code::MB_ERR_NULL_ARG => Error::closed(),
+        _ => e,
+    })
+}
+
+thread_local! {
+    /// Where an event's bytes are copied out of its Java array before the
+    /// submit (which may wait for room; a JNI critical section may not).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Copies `array` out of the JVM and runs `f` on the bytes.
+fn with_bytes<R>(env: &mut JNIEnv<'_>, array: &JByteArray<'_>, what: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    if array.is_null() {
+        return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("{what} is null")));
+    }
+    let len = env.get_array_length(array).map_err(jni_error)? as usize;
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        buf.resize(len, 0);
+        // SAFETY: i8 and u8 have the same layout.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut i8, len) };
+        env.get_byte_array_region(array, 0, bytes).map_err(jni_error)?;
+        Ok(f(&buf))
+    })
+}
+
+/// Checks `offset` and `count` against an array of `len`.
+fn range(offset: jint, count: jint, len: jsize) -> Result<(jsize, jsize)> {
+    if offset < 0 || count < 0 || offset.checked_add(count).map_or(true, |end| end > len) {
+        return Err(Error::new(
+            Code::MB_ERR_NULL_ARG,
+            format!("offset {offset} and count {count} do not fit an array of {len}"),
+        ));
+    }
+    Ok((offset, count))
+}
+
+/// `long create(String[] keys, String[] values, BatchSink sink)`: a collector
+/// from configuration pairs; `sink` (may be null) receives frames instead of
+/// the configured sink. The completion queue is always on: the Java
+/// collector drains it to complete futures.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_create<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    keys: JObjectArray<'l>,
+    values: JObjectArray<'l>,
+    sink: JObject<'l>,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        if keys.is_null() || values.is_null() {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, "config keys and values must not be null"));
+        }
+        let n = env.get_array_length(&keys).map_err(jni_error)?;
+        if env.get_array_length(&values).map_err(jni_error)? != n {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, "config keys and values differ in length"));
+        }
+        let mut config = Config::default();
+        for i in 0..n {
+            let key = string_at(env, &keys, i)?;
+            let value = string_at(env, &values, i)?;
+            config.set(&key, &value)?;
+        }
+        config.set("tracking.queue", "true")?;
+        if !sink.is_null() {
+            config.set_sink(std::sync::Arc::new(sink::JavaSink::new(env, &sink)?));
+        }
+        Ok(Handle::create(&config)? as *const Handle as usize as jlong)
+    })
+}
+
+fn string_at(env: &mut JNIEnv<'_>, array: &JObjectArray<'_>, i: jsize) -> Result<String> {
+    let element = env.get_object_array_element(array, i).map_err(jni_error)?;
+    if element.is_null() {
+        return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("config entry {i} is null")));
+    }
+    let text = JString::from(element);
+    let value: String = env.get_string(&text).map_err(jni_error)?.into();
+    let _ = env.delete_local_ref(text);
+    Ok(value)
+}
+
+/// `boolean submit(long handle, byte[] event)`: true when accepted, false
+/// when refused for lack of room (after `submit.block.ms`).
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_submit<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    event: JByteArray<'l>,
+) -> jboolean {
+    run(&mut env, JNI_FALSE, |env| {
+        let handle = handle(h)?;
+        match with_bytes(env, &event, "event", |bytes| handle.submit(bytes))? {
+            Ok(()) => Ok(JNI_TRUE),
+            Err(e) if e.code() == Code::MB_ERR_FULL => Ok(JNI_FALSE),
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// `int submitBatch(long handle, byte[][] events, int offset, int count)`:
+/// submits `events[offset..offset+count)` in order until one is refused for
+/// lack of room; returns how many were accepted. A null element or one too
+/// large throws (after the ones before it were accepted; the Java side
+/// checks them first).
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_submitBatch<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    events: JObjectArray<'l>,
+    offset: jint,
+    count: jint,
+) -> jint {
+    run(&mut env, 0, |env| {
+        let handle = handle(h)?;
+        for_each_event(env, &events, offset, count, |env, event| {
+            match with_bytes(env, event, "an event", |bytes| handle.submit(bytes))? {
+                Ok(()) => Ok(true),
+                Err(e) if e.code() == Code::MB_ERR_FULL => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    })
+}
+
+/// Runs `f` on `events[offset..offset+count)` in order while it returns
+/// true; returns how many it accepted. One local reference at a time.
+fn for_each_event<'l>(
+    env: &mut JNIEnv<'l>,
+    events: &JObjectArray<'l>,
+    offset: jint,
+    count: jint,
+    mut f: impl FnMut(&mut JNIEnv<'l>, &JByteArray<'l>) -> Result<bool>,
+) -> Result<jint> {
+    if events.is_null() {
+        return Err(Error::new(Code::MB_ERR_NULL_ARG, "events is null"));
+    }
+    let len = env.get_array_length(events).map_err(jni_error)?;
+    let (offset, count) = range(offset, count, len)?;
+    for i in 0..count {
+        let event = JByteArray::from(env.get_object_array_element(events, offset + i).map_err(jni_error)?);
+        let taken = f(env, &event);
+        let _ = env.delete_local_ref(event);
+        if !taken? {
+            return Ok(i);
+        }
+    }
+    Ok(count)
+}
+
+/// `long submitTracked(long handle, byte[] event)`: the event's ticket (> 0),
+/// or the negated result code when it was refused for lack of room
+/// (`-MB_ERR_FULL`) or of a tracking slot (`-MB_ERR_TRACKING_FULL`).
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_submitTracked<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    event: JByteArray<'l>,
+) -> jlong {
+    run(&mut env, 0, |env| {
+        let handle = handle(h)?;
+        refused_as_negative(with_bytes(env, &event, "event", |bytes| handle.submit_tracked(bytes))?)
+    })
+}
+
+fn refused_as_negative(submitted: Result<u64>) -> Result<jlong> {
+    match submitted {
+        Ok(ticket) => Ok(ticket as jlong),
+        Err(e) if matches!(e.code(), Code::MB_ERR_FULL | Code::MB_ERR_TRACKING_FULL) => Ok(-(e.code() as jlong)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `int submitTrackedBatch(long handle, byte[][] events, int offset, int
+/// count, long[] tickets)`: like submitBatch, writing each accepted event's
+/// ticket to `tickets[0..]`; returns how many were accepted. When one is
+/// refused, `tickets[accepted]` holds the negated code (as submitTracked).
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_submitTrackedBatch<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    events: JObjectArray<'l>,
+    offset: jint,
+    count: jint,
+    tickets: JLongArray<'l>,
+) -> jint {
+    run(&mut env, 0, |env| {
+        let handle = handle(h)?;
+        if tickets.is_null() {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, "tickets is null"));
+        }
+        if env.get_array_length(&tickets).map_err(jni_error)? < count.max(0) {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("tickets holds fewer than {count} entries")));
+        }
+        let mut issued: Vec<jlong> = Vec::with_capacity(count.max(0) as usize);
+        let accepted = for_each_event(env, &events, offset, count, |env, event| {
+            let ticket = refused_as_negative(with_bytes(env, event, "an event", |b| handle.submit_tracked(b))?)?;
+            issued.push(ticket);
+            Ok(ticket > 0)
+        });
+        // Written also when a later event failed: those before it hold slots.
+        env.set_long_array_region(&tickets, 0, &issued).map_err(jni_error)?;
+        accepted
+    })
+}
+
+/// `int pollAcks(long handle, ByteBuffer out, int timeoutMs)`: drains
+/// outcomes into the direct buffer `out` as packed `mb_ack_event` records
+/// (32 bytes each, native byte order: ticket i64, result i32, partition i32,
+/// offset i64, index i32, reserved i32), as many as fit; waits up to
+/// `timeoutMs` for the first. Returns how many, 0 on timeout, -1 once the
+/// collector is closed and every outcome has been drained.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_pollAcks<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    out: JByteBuffer<'l>,
+    timeout_ms: jint,
+) -> jint {
+    run(&mut env, 0, |env| {
+        let handle = handle(h)?;
+        if out.is_null() {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, "the ack buffer is null"));
+        }
+        let address = env.get_direct_buffer_address(&out).map_err(|_| {
+            Error::new(Code::MB_ERR_NULL_ARG, "the ack buffer must be a direct ByteBuffer")
+        })?;
+        let capacity = env.get_direct_buffer_capacity(&out).map_err(jni_error)?;
+        let max = capacity / std::mem::size_of::<AckEvent>();
+        if max == 0 || address as usize % std::mem::align_of::<AckEvent>() != 0 {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, "the ack buffer must hold an aligned 32-byte record"));
+        }
+        // SAFETY: a direct buffer of `capacity` bytes at an address checked
+        // for alignment; the Java side does not touch it during the call.
+        let records = unsafe { std::slice::from_raw_parts_mut(address as *mut AckEvent, max) };
+        match handle.poll_acks(records, Duration::from_millis(timeout_ms.max(0) as u64)) {
+            Ok(n) => Ok(n as jint),
+            Err(e) if e.code() == Code::MB_ERR_CLOSED => Ok(-1),
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// `void flush(long handle, long timeoutMs)`: everything submitted before
+/// the call is delivered or failed; MicrobatchException(TIMEOUT) otherwise.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_flush<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    timeout_ms: jlong,
+) {
+    run(&mut env, (), |_| handle(h)?.flush(Duration::from_millis(timeout_ms.max(0) as u64)))
+}
+
+/// `void status(long handle, long[] out)`: the status fields in the order of
+/// [`STATUS_FIELDS`] (doubles as their raw bits).
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_status<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    out: JLongArray<'l>,
+) {
+    run(&mut env, (), |env| {
+        let status = handle(h)?.status()?;
+        let fields = status_fields(&status);
+        if out.is_null() || env.get_array_length(&out).map_err(jni_error)? < fields.len() as jsize {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("status needs a long[{}]", fields.len())));
+        }
+        env.set_long_array_region(&out, 0, &fields).map_err(jni_error)
+    })
+}
+
+/// The names of the status fields `status` writes, in order; the Java side
+/// reads them by position (`NativeBridge.STATUS_FIELDS` must match).
+#[allow(dead_code)] // the contract with NativeBridge.STATUS_FIELDS; checked by a test
+pub const STATUS_FIELDS: &[&str] = &[
+    "submitted",
+    "rejected",
+    "delivered",
+    "failed",
+    "pending",
+    "flushed_batches",
+    "level",
+    "batch_events",
+    "interval_us",
+    "rate_per_sec_bits",
+    "sink_errors",
+    "tracking_in_use",
+    "tracking_high_water",
+];
+
+fn status_fields(s: &crate::collector::Status) -> Vec<jlong> {
+    vec![
+        s.submitted as jlong,
+        s.rejected as jlong,
+        s.delivered as jlong,
+        s.failed as jlong,
+        s.pending as jlong,
+        s.flushed_batches as jlong,
+        s.level as jlong,
+        s.batch_events as jlong,
+        s.interval_us as jlong,
+        s.rate_per_sec.to_bits() as jlong,
+        s.sink_errors as jlong,
+        s.tracking_in_use as jlong,
+        s.tracking_high_water as jlong,
+    ]
+}
+
+/// `void close(long handle)`: drains and flushes (as mb_collector_free) and
+/// stops the flush threads. Idempotent; later calls on the handle throw
+/// IllegalStateException. The completion queue can still be drained.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_close<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+) {
+    run(&mut env, (), |_| handle(h)?.free())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_checked_without_overflow() {
+        assert!(range(0, 0, 0).is_ok());
+        assert!(range(2, 3, 5).is_ok());
+        for (offset, count, len) in [(-1, 1, 5), (0, -1, 5), (4, 2, 5), (i32::MAX, 1, 5), (1, i32::MAX, 5)] {
+            let e = range(offset, count, len).unwrap_err();
+            assert_eq!(e.code(), Code::MB_ERR_NULL_ARG, "{offset} {count} {len}");
+        }
+    }
+
+    #[test]
+    fn status_fields_match_their_names() {
+        let s = crate::collector::Status::default();
+        assert_eq!(status_fields(&s).len(), STATUS_FIELDS.len());
+    }
+}
