@@ -138,6 +138,7 @@ fn a_level_change_loads_that_levels_best_without_losing_or_reordering_events() {
                 mean_frame_bytes: 64.0,
                 latency: Latency { p50_us: 2_000, p99_us: 4_000, p999_us: 4_000, max_us: 4_000 },
                 busy_ns_per_event: 1_000.0,
+                flush_threads: 1,
             });
         }
         assert_eq!(cal.best_config(PressureLevel::L3Low), best);

@@ -435,6 +435,7 @@ mod tests {
             mean_frame_bytes: 1000.0,
             latency: Latency { p50_us: p99_us / 2, p99_us, p999_us: p99_us, max_us: p99_us },
             busy_ns_per_event,
+            flush_threads: 1,
         }
     }
 

@@ -118,6 +118,8 @@ pub struct WindowReport {
     pub latency: Latency,
     /// Busy time of flushing and sending (all flush threads) per delivered event.
     pub busy_ns_per_event: f64,
+    /// Flush threads that shared the work (not stored: the score is).
+    pub flush_threads: u32,
 }
 
 /// The `calibration.*` configuration keys.
@@ -371,6 +373,7 @@ mod tests {
             mean_frame_bytes: 26_000.0,
             latency: Latency { p50_us: 30_000, p99_us: 51_000, p999_us: 52_000, max_us: 52_000 },
             busy_ns_per_event,
+            flush_threads: 1,
         }
     }
 

@@ -1,20 +1,21 @@
 //! The score of one window: what a config is worth under the load it saw.
 //!
 //! ```text
-//! capacity = delivered_per_sec / busy_fraction          (events per busy second)
-//!          = 1e9 / busy_ns_per_event
+//! busy_fraction = busy_ns / (window_ns * flush_threads)  (share of the flush side's time)
+//! capacity = delivered_per_sec / busy_fraction          (events/s the flush side could sustain)
+//!          = flush_threads * 1e9 / busy_ns_per_event
 //! score    = 0                                          if p99 > budget
 //!          = capacity * (1 - ALPHA * p99 / budget
 //!                          - BETA * clamp((p99 - target) / (budget - target), 0, 1))
 //! ```
 //!
-//! `busy_fraction` is the flush and send busy time of all flush threads over
-//! the window's length. Why this shape:
+//! `busy_ns` is the flush and send busy time of all flush threads in the
+//! window (the same definition as the Java library's `Score`). Why this
+//! shape:
 //!
 //! * Under saturating load the flush side is busy all the time, so
-//!   `busy_fraction` is the number of busy threads and `capacity` is
-//!   delivered events/s per thread: configs rank as delivered events/s ranks
-//!   them (the seed's "best throughput").
+//!   `busy_fraction` is 1 and `capacity` is the delivered rate: configs rank
+//!   as delivered events/s ranks them (the seed's "best throughput").
 //! * Under lighter load delivered events/s equals the offered rate whatever
 //!   the config, but `capacity` still differs: it is the rate the flush side
 //!   could sustain at this cost per event (sends per event, bytes, busy
@@ -46,7 +47,7 @@ pub fn score(report: &WindowReport, target_latency_us: u64) -> Option<f64> {
     if !positive(report.delivered_per_sec) || !positive(report.busy_ns_per_event) {
         return None;
     }
-    let capacity = 1e9 / report.busy_ns_per_event;
+    let capacity = report.flush_threads.max(1) as f64 * 1e9 / report.busy_ns_per_event;
     Some(capacity * latency_factor(report.latency.p99_us, report.level.budget_ms() * 1000, target_latency_us))
 }
 
@@ -86,6 +87,7 @@ mod tests {
             mean_frame_bytes: 100.0,
             latency: Latency { p50_us: p99_us / 2, p99_us, p999_us: p99_us, max_us: p99_us },
             busy_ns_per_event,
+            flush_threads: 1,
         }
     }
 
@@ -97,6 +99,11 @@ mod tests {
         let fast = score(&report(l, 150_000.0, 1e9 / 150_000.0, 200_000), 5_000).unwrap();
         assert!(fast > slow);
         assert!((fast / slow - 1.5).abs() < 1e-9, "same latency: the ratio of the rates");
+        // Two threads busy all the time: 2e9 busy ns per second; the score
+        // (before the latency factor) is the delivered rate.
+        let mut two = report(l, 300_000.0, 2e9 / 300_000.0, 0);
+        two.flush_threads = 2;
+        assert!((score(&two, 5_000).unwrap() - 300_000.0).abs() < 1e-6);
     }
 
     #[test]

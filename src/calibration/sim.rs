@@ -183,6 +183,7 @@ impl Model {
             mean_frame_bytes: bytes_total as f64 / FRAMES as f64,
             latency,
             busy_ns_per_event: busy_ns / next as f64,
+            flush_threads: 1,
         }
     }
 

@@ -306,6 +306,7 @@ mod tests {
                 mean_frame_bytes: 52_000.0,
                 latency: Latency { p50_us: 20_000, p99_us: 51_000, p999_us: 52_000, max_us: 53_000 },
                 busy_ns_per_event: if ts == 3 { 400.0 } else { 200.0 },
+                flush_threads: 1,
             });
         }
         let s = read(p).unwrap();

@@ -364,6 +364,7 @@ mod tests {
             mean_frame_bytes: 10_400.0,
             latency: Latency { p50_us: p99 / 2, p99_us: p99, p999_us: p99 + 1, max_us: p99 + 2 },
             busy_ns_per_event: busy,
+            flush_threads: 1,
         }
     }
 

@@ -62,6 +62,10 @@ impl SendWatch {
         }
     }
 
+    pub(crate) fn flush_threads(&self) -> u32 {
+        self.inflight.len() as u32
+    }
+
     /// Frames of flush thread `source` not yet acknowledged or failed.
     pub(crate) fn inflight(&self, source: u32) -> u64 {
         self.inflight.get(source as usize).map_or(0, |n| n.load(Ordering::Relaxed))
@@ -252,6 +256,7 @@ impl Window {
                 mean_frame_bytes: tally.bytes as f64 / frames,
                 latency,
                 busy_ns_per_event: if tally.events == 0 { 0.0 } else { tally.busy_ns as f64 / tally.events as f64 },
+                flush_threads: core.watch.flush_threads(),
             };
             if tx.send(Report { report, next_level }).is_err() {
                 // The calibration thread is gone (it only ends with the
