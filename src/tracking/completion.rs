@@ -79,16 +79,18 @@ impl Completion {
         self.done = true;
         // The wait is recorded before anyone can see the events delivered.
         self.end_watch(self.events);
+        self.accounting.count(self.events, Ok(()));
         self.settle_tracked(Some((partition, offset)), None);
-        self.accounting.complete(self.events, Ok(()));
+        self.accounting.notify();
     }
 
     /// The frame's events could not be delivered.
     pub fn failed(mut self, error: Error) {
         self.done = true;
         self.end_watch(0);
+        self.accounting.count(self.events, Err(error.clone()));
         self.settle_tracked(None, Some(&error));
-        self.accounting.complete(self.events, Err(error));
+        self.accounting.notify();
     }
 
     /// `failed` of the frame's events could not be delivered, the rest were.
@@ -113,8 +115,9 @@ impl Drop for Completion {
         if !self.done {
             let error = Error::new(Code::MB_ERR_INTERNAL, "sink dropped a frame without reporting it");
             self.end_watch(0);
+            self.accounting.count(self.events, Err(error.clone()));
             self.settle_tracked(None, Some(&error));
-            self.accounting.complete(self.events, Err(error));
+            self.accounting.notify();
         }
     }
 }
