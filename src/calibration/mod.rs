@@ -47,9 +47,13 @@ pub struct BatchConfig {
 }
 
 impl BatchConfig {
-    /// The level's bootstrap config (see `PressureLevel::bootstrap`).
+    /// The level's bootstrap config: `PressureLevel::bootstrap`'s N and T,
+    /// and flush-when-idle where waiting T cannot fill a frame: at the top of
+    /// L1's band 10 events/s x 0.5 ms = 0.005 events per T, at L2's
+    /// 100 x 2.5 ms = 0.25, so a lone event would wait T for nothing (at L3
+    /// it is 2.5 events, and from L4 up 50 and more).
     pub fn bootstrap(level: PressureLevel, batch_max_events: u64) -> BatchConfig {
-        BatchConfig::from_params(level.bootstrap(batch_max_events), false)
+        BatchConfig::from_params(level.bootstrap(batch_max_events), level <= PressureLevel::L2Fast)
     }
 
     pub fn from_params(p: BatchParams, idle_flush: bool) -> BatchConfig {
