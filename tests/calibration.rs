@@ -287,3 +287,85 @@ fn calibration_can_be_switched_off() {
     assert!(s.latency_p99_us > 0, "latency is measured without calibration too");
     assert_eq!(c.level_config(PressureLevel::L2Fast), BatchConfig::bootstrap(PressureLevel::L2Fast, 1_000_000));
 }
+
+#[test]
+fn a_database_locked_by_another_process_leaves_delivery_untouched() {
+    let db = temp_db("locked");
+    let path = db.to_str().unwrap();
+    let sink = CostlySink::new(Duration::ZERO);
+    let c = collector(&[("pressure.window.ms", "100"), ("calibration.path", path), ("level", "L4_MODERATE")], sink.clone());
+    // Another process takes the write lock and keeps it past the busy timeout.
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut next = 0;
+    let start = Instant::now();
+    produce(&c, &mut next, 2_000, Duration::from_millis(500));
+    c.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(c.status().delivered, next as u64, "delivery does not wait for the store");
+    assert!(start.elapsed() < Duration::from_secs(3));
+    // The calibration thread's first write gives up after the 5 s busy timeout.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c.status().calibration_errors == 0 && Instant::now() < deadline {
+        produce(&c, &mut next, 2_000, Duration::from_millis(100));
+    }
+    assert!(c.status().calibration_errors >= 1, "the lock is counted");
+    other.execute_batch("COMMIT").unwrap();
+    c.flush(Duration::from_secs(10)).unwrap();
+    drop(c);
+    assert_in_order_and_complete(&sink, next);
+}
+
+#[test]
+fn a_read_only_database_is_read_but_not_written_and_delivery_goes_on() {
+    let db = temp_db("readonly");
+    let path = db.to_str().unwrap();
+    let best = BatchConfig { batch_events: 64, interval_us: 12_000, idle_flush: false };
+    {
+        let mut cal = Calibration::open(&Settings { path: path.into(), seed: Some(1), ..Settings::default() }, 1_000_000);
+        cal.observe(&WindowReport {
+            ts_ms: 1,
+            level: PressureLevel::L4Moderate,
+            config: best,
+            window_us: 1_000_000,
+            offered_per_sec: 1000.0,
+            delivered_per_sec: 1000.0,
+            frames: 16,
+            closed_by: CloseReasons { count: 16, ..CloseReasons::default() },
+            mean_frame_events: 64.0,
+            mean_frame_bytes: 600.0,
+            latency: Latency { p50_us: 8_000, p99_us: 14_000, p999_us: 14_000, max_us: 14_000 },
+            busy_ns_per_event: 500.0,
+            flush_threads: 1,
+        });
+    }
+    // Root ignores permission bits: make the file immutable instead (it is
+    // left in place if chattr is missing, and then nothing can be checked).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let mut immutable = false;
+    if std::fs::OpenOptions::new().append(true).open(&db).is_ok() {
+        immutable = std::process::Command::new("chattr").arg("+i").arg(&db).status().is_ok_and(|s| s.success());
+        if !immutable {
+            eprintln!("skipped: running as root without chattr, the file cannot be made read-only");
+            return;
+        }
+    }
+    let before = std::fs::read(&db).unwrap();
+    let sink = CostlySink::new(Duration::ZERO);
+    let c = collector(&[("pressure.window.ms", "100"), ("calibration.path", path), ("level", "L4_MODERATE")], sink.clone());
+    assert_eq!(c.level_config(PressureLevel::L4Moderate), best, "what the file holds is loaded");
+    assert!(c.calibration_open_error().is_some_and(|e| e.contains("read-only")), "{:?}", c.calibration_open_error());
+    let mut next = 0;
+    produce(&c, &mut next, 2_000, Duration::from_millis(400));
+    c.flush(Duration::from_secs(10)).unwrap();
+    let s = c.status();
+    assert_eq!(s.delivered, next as u64);
+    assert!(s.calibration_errors >= 1);
+    assert_eq!(s.calibration_persistent, 0);
+    drop(c);
+    assert_in_order_and_complete(&sink, next);
+    assert_eq!(std::fs::read(&db).unwrap(), before, "never written");
+    if immutable {
+        let _ = std::process::Command::new("chattr").arg("-i").arg(&db).status();
+    }
+}
