@@ -143,6 +143,9 @@ fn check_program(source: &str, name: &str, lang: Lang, args: &[&str], vg_args: &
 
     let t1 = Instant::now();
     let mut cmd = Command::new(&bin);
+    // cargo test puts target/<profile>/ on LD_LIBRARY_PATH, which would win
+    // over the binary's rpath: point it at the library this test chose.
+    cmd.env("LD_LIBRARY_PATH", lib_dir());
     cmd.args(args).current_dir(ROOT);
     let (code, stdout, stderr) = run_with_timeout(cmd, name, RUN_TIMEOUT);
     assert_eq!(code, Some(0), "{name} {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
@@ -152,6 +155,7 @@ fn check_program(source: &str, name: &str, lang: Lang, args: &[&str], vg_args: &
     if valgrind_available() {
         let t2 = Instant::now();
         let mut cmd = Command::new("valgrind");
+        cmd.env("LD_LIBRARY_PATH", lib_dir());
         cmd.args([
             "--error-exitcode=99",
             "--leak-check=full",
