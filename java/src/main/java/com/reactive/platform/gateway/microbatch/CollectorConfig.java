@@ -300,8 +300,11 @@ public final class CollectorConfig {
         return this;
     }
 
-    /** Frames go to a {@link BatchSink} (makes {@code callback} the sink unless {@code sink} was set otherwise). */
-    CollectorConfig useCallbackSink() {
+    /**
+     * Frames go to a {@link BatchSink} passed to the collector: makes {@code callback} the sink
+     * unless {@code sink} was set otherwise. Call it before {@link #set}ting the keys.
+     */
+    public CollectorConfig useCallbackSink() {
         if (!sinkExplicit || sink == SinkType.CALLBACK) {
             sink = SinkType.CALLBACK;
         }
