@@ -36,7 +36,7 @@ final class NativeBridge {
 
     /**
      * The fields {@link #status} writes, in order; {@code STATUS_FIELDS} in
-     * {@code src/jni/mod.rs} (checked by a test against the library itself).
+     * {@code src/jni/mod.rs} (a test checks that the library asks for exactly this many).
      */
     static final List<String> STATUS_FIELDS = List.of(
             "submitted", "rejected", "delivered", "failed", "pending", "flushed_batches", "level",

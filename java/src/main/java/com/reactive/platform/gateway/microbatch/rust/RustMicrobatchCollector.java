@@ -537,6 +537,16 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
         nativeClosed.countDown();
     }
 
+    /** Entries in the ticket table: futures awaiting outcomes, early outcomes, tombstones (for tests). */
+    int ticketTableSize() {
+        return outcomes.size();
+    }
+
+    /** The native handle (for tests of the bridge; never to be used after the collector is gone). */
+    long handle() {
+        return handle;
+    }
+
     @Override
     public String toString() {
         return "RustMicrobatchCollector[" + (closed ? "closed" : "open") + "]";
