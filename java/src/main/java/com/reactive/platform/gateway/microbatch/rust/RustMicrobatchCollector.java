@@ -181,13 +181,24 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
                 values.add(e.getValue());
             }
         }
-        if (calibration != null && known.contains("calibration.path") && !config.containsKey("calibration.path")) {
-            keys.add("calibration.path");
-            values.add(calibration.location());
+        if (calibration != null) {
+            // The native collector opens the same file itself: one database for both implementations.
+            forward(known, config, keys, values, "calibration.path", calibration.location());
+            forward(known, config, keys, values, "calibration.target.latency.us",
+                    String.valueOf(calibration.targetLatencyMicros()));
         }
         BatchSink frames = parsed.sink() == CollectorConfig.SinkType.CALLBACK ? littleEndian(sink) : null;
         long handle = NativeBridge.create(keys.toArray(new String[0]), values.toArray(new String[0]), frames);
         return new RustMicrobatchCollector(handle, parsed);
+    }
+
+    /** Adds {@code key=value} unless the native side does not know the key or the caller set it. */
+    private static void forward(Set<String> known, Map<String, String> config, List<String> keys, List<String> values,
+                                String key, String value) {
+        if (known.contains(key) && !config.containsKey(key)) {
+            keys.add(key);
+            values.add(value);
+        }
     }
 
     /** The frame arrives as a direct buffer over native memory; BatchSink promises little-endian order. */
