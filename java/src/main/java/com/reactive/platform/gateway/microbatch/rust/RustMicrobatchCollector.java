@@ -477,6 +477,9 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
         }
         if (fields == null) {
             fields = finalStatus != null ? finalStatus : statusAtClose;
+            if (fields == null) {
+                throw new IllegalStateException("the collector is closing and its status is not known yet");
+            }
         }
         return toStatus(fields);
     }
@@ -498,8 +501,13 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
                 return;
             }
             long[] before = new long[NativeBridge.STATUS_FIELDS.size()];
-            NativeBridge.status(handle, before);
-            statusAtClose = before;
+            try {
+                NativeBridge.status(handle, before);
+                statusAtClose = before;
+            } catch (RuntimeException e) {
+                // Only a bug can fail it; closing matters more than the interim status.
+                LOG.log(System.Logger.Level.WARNING, "status before close failed: {0}", e.toString());
+            }
             closed = true;
             Thread closer = new Thread(this::closeNative, "microbatch-close");
             closer.setDaemon(true);
