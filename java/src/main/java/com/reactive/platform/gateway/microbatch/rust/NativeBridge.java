@@ -41,7 +41,8 @@ final class NativeBridge {
     static final List<String> STATUS_FIELDS = List.of(
             "submitted", "rejected", "delivered", "failed", "pending", "flushed_batches", "level",
             "batch_events", "interval_us", "rate_per_sec_bits", "sink_errors", "tracking_in_use",
-            "tracking_high_water");
+            "tracking_high_water", "latency_p50_us", "latency_p99_us", "latency_p999_us", "latency_max_us",
+            "regressions", "calibration_errors", "calibration_windows", "idle_flush", "calibration_persistent");
 
     static final int SUBMITTED = 0;
     static final int REJECTED = 1;
@@ -56,6 +57,15 @@ final class NativeBridge {
     static final int SINK_ERRORS = 10;
     static final int TRACKING_IN_USE = 11;
     static final int TRACKING_HIGH_WATER = 12;
+    static final int LATENCY_P50_US = 13;
+    static final int LATENCY_P99_US = 14;
+    static final int LATENCY_P999_US = 15;
+    static final int LATENCY_MAX_US = 16;
+    static final int REGRESSIONS = 17;
+    static final int CALIBRATION_ERRORS = 18;
+    static final int CALIBRATION_WINDOWS = 19;
+    static final int IDLE_FLUSH = 20;
+    static final int CALIBRATION_PERSISTENT = 21;
 
     private NativeBridge() {
     }

@@ -34,9 +34,9 @@ import java.util.concurrent.atomic.LongAdder;
  * <p><b>Configuration.</b> Every key is first checked by {@link CollectorConfig}, so both
  * implementations refuse a bad one with the same message; the keys the native library knows
  * ({@link #nativeKeys()} and {@code kafka.<property>}) are then passed on, and the rest
- * ({@code ack.timeout.ms}, and the {@code calibration.*} keys while the native library does not
- * know them) are applied here or not at all. A {@link BatchCalibration} passed to
- * {@link #create} becomes {@code calibration.path} when the native library takes that key.
+ * ({@code ack.timeout.ms}) are applied here. A {@link BatchCalibration} passed to {@link #create}
+ * becomes {@code calibration.path} and {@code calibration.target.latency.us}: the native
+ * collector learns into the same file.
  *
  * <p><b>Futures.</b> A tracked submit returns its future at once; no thread waits for it. One
  * daemon thread per collector (the drainer) takes outcomes from the native completion queue,
@@ -55,12 +55,11 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code close()} stops waiting, fails the futures still pending with {@link Result#CLOSED},
  * and lets the native close finish in the background.
  *
- * <p><b>Status.</b> Mapped from the native status; the native collector measures no latency
- * percentiles and runs no calibration yet, so {@code latency*Micros} are -1 and
- * {@code regressions} and {@code calibrationErrors} 0. {@code trackedInUse} leaves out timed-out
- * futures: their native slot stays taken until the event settles (the native side cannot
- * forget a ticket), but nobody waits for it any more. After close, status is the collector's
- * final one.
+ * <p><b>Status.</b> The native status, field by field ({@code calibration_windows},
+ * {@code idle_flush} and {@code calibration_persistent} have no place in {@link Status}).
+ * {@code trackedInUse} leaves out timed-out futures: their native slot stays taken until the
+ * event settles (the native side cannot forget a ticket), but nobody waits for it any more.
+ * After close, status is the collector's final one.
  */
 public final class RustMicrobatchCollector implements MicrobatchCollector {
     private static final System.Logger LOG = System.getLogger(RustMicrobatchCollector.class.getName());
@@ -145,8 +144,8 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
      *
      * @param sink        receives the frames when not null (and {@code sink} then defaults to
      *                    {@code callback}); called on the native flush threads
-     * @param calibration its file becomes {@code calibration.path}, when the native library
-     *                    calibrates; not closed by the collector
+     * @param calibration its file becomes {@code calibration.path} (and calibration is on); the
+     *                    native collector opens the file itself; not closed by the collector
      * @throws IllegalArgumentException for a bad key or value, with the same message as the Java collector
      * @throws IllegalStateException    when the native library is not available
      */
@@ -183,9 +182,10 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
         }
         if (calibration != null) {
             // The native collector opens the same file itself: one database for both implementations.
+            forward(known, config, keys, values, "calibration.enabled", "true");
             forward(known, config, keys, values, "calibration.path", calibration.location());
-            forward(known, config, keys, values, "calibration.target.latency.us",
-                    String.valueOf(calibration.targetLatencyMicros()));
+            long targetMicros = Math.round(Math.max(0, Math.min(30_000_000, calibration.targetLatencyMicros())));
+            forward(known, config, keys, values, "calibration.target.latency.us", String.valueOf(targetMicros));
         }
         BatchSink frames = parsed.sink() == CollectorConfig.SinkType.CALLBACK ? littleEndian(sink) : null;
         long handle = NativeBridge.create(keys.toArray(new String[0]), values.toArray(new String[0]), frames);
@@ -491,7 +491,9 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
                 f[NativeBridge.FLUSHED_BATCHES], PressureLevel.fromNumber((int) f[NativeBridge.LEVEL]),
                 f[NativeBridge.BATCH_EVENTS], f[NativeBridge.INTERVAL_US],
                 Double.longBitsToDouble(f[NativeBridge.RATE_PER_SEC_BITS]), f[NativeBridge.SINK_ERRORS],
-                -1, -1, -1, -1, awaited, f[NativeBridge.TRACKING_HIGH_WATER], 0, 0);
+                f[NativeBridge.LATENCY_P50_US], f[NativeBridge.LATENCY_P99_US], f[NativeBridge.LATENCY_P999_US],
+                f[NativeBridge.LATENCY_MAX_US], awaited, f[NativeBridge.TRACKING_HIGH_WATER],
+                f[NativeBridge.REGRESSIONS], f[NativeBridge.CALIBRATION_ERRORS]);
     }
 
     @Override

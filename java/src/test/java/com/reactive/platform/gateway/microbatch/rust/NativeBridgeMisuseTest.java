@@ -34,8 +34,8 @@ class NativeBridgeMisuseTest {
     void open() {
         assumeTrue(RustMicrobatchCollector.unavailableReason() == null,
                 "skipped: native library not built (" + RustMicrobatchCollector.unavailableReason() + ")");
-        handle = NativeBridge.create(new String[] {"sink", "event.max.bytes", "partitions"},
-                new String[] {"null", "100", "2"}, null);
+        handle = NativeBridge.create(new String[] {"sink", "event.max.bytes", "partitions", "calibration.enabled"},
+                new String[] {"null", "100", "2", "false"}, null);
         assertNotEquals(0, handle);
     }
 

@@ -250,8 +250,8 @@ class RustMicrobatchCollectorTest {
     @Test
     void theBridgeSurvivesCloseRacingEverythingAndDrainsEachOutcomeOnce() throws Exception {
         for (int round = 0; round < 5; round++) {
-            long h = NativeBridge.create(new String[] {"sink", "partitions", "tracking.slots"},
-                    new String[] {"null", "2", "1000000"}, null);
+            long h = NativeBridge.create(new String[] {"sink", "partitions", "tracking.slots", "calibration.enabled"},
+                    new String[] {"null", "2", "1000000", "false"}, null);
             Set<Long> issued = ConcurrentHashMap.newKeySet();
             Set<Long> drained = ConcurrentHashMap.newKeySet();
             AtomicInteger duplicates = new AtomicInteger();
