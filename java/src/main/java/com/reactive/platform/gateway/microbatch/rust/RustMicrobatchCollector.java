@@ -53,7 +53,8 @@ import java.util.concurrent.atomic.LongAdder;
  * waits for the drainer to see the queue end. A {@link BatchSink} that does not return holds
  * the native close; after {@code close.timeout.ms} plus {@value #CLOSE_GRACE_MS} ms
  * {@code close()} stops waiting, fails the futures still pending with {@link Result#CLOSED},
- * and lets the native close finish in the background.
+ * and lets the native close finish in the background. A collector that is never closed keeps
+ * its native threads and its drainer for the life of the process.
  *
  * <p><b>Status.</b> The native status, field by field ({@code calibration_windows},
  * {@code idle_flush} and {@code calibration_persistent} have no place in {@link Status}).
@@ -109,7 +110,10 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
     private final long closeTimeoutMillis;
     /** Ticket to {@link Pending}, early outcome ({@link Ack} or {@link MicrobatchException}), or {@link #TOMBSTONE}. */
     private final ConcurrentHashMap<Long, Object> outcomes = new ConcurrentHashMap<>();
-    /** Registered futures in submit order, which is deadline order (one timeout for all); null without a timeout. */
+    /**
+     * Registered futures in registration order, which is deadline order (one timeout for all) to
+     * within the moment between taking a deadline and queueing it; null without a timeout.
+     */
     private final ConcurrentLinkedQueue<Pending> deadlines;
     /** Tombstones in {@link #outcomes}: native slots nobody waits for. */
     private final AtomicLong tombstones = new AtomicLong();
