@@ -207,6 +207,14 @@ impl RateMeter {
         now.saturating_duration_since(self.window_start) >= self.window
     }
 
+    /// Starts the window over at `now`, forgetting what it counted: the
+    /// collector does so when the flush config changes mid-window, so that
+    /// every window measures one config for its whole length.
+    pub fn restart(&mut self, now: std::time::Instant) {
+        self.window_start = now;
+        self.events_in_window = 0;
+    }
+
     /// Counts `events` taken at `now`. Returns the new level when a window
     /// just ended (whether or not the level changed), otherwise None.
     pub fn record(&mut self, events: u64, now: std::time::Instant) -> Option<PressureLevel> {
@@ -311,6 +319,19 @@ mod tests {
         assert!((meter.last_rate() - 300_000.0).abs() < 1.0);
         // An idle window falls back to L1.
         assert_eq!(meter.record(0, start + Duration::from_secs(20)), Some(L1Realtime));
+    }
+
+    #[test]
+    fn a_restarted_window_runs_its_full_length_again() {
+        let start = Instant::now();
+        let mut meter = RateMeter::new(Duration::from_secs(10), L10Max, None);
+        meter.window_start = start;
+        assert_eq!(meter.record(500, start + Duration::from_secs(6)), None);
+        meter.restart(start + Duration::from_secs(6));
+        assert!(!meter.due(start + Duration::from_secs(15)));
+        assert!(meter.due(start + Duration::from_secs(16)));
+        // The 500 events before the restart are forgotten: 900 over 10 s.
+        assert_eq!(meter.record(900, start + Duration::from_secs(16)), Some(L2Fast));
     }
 
     #[test]

@@ -39,6 +39,14 @@ impl Sink for CostlySink {
     }
 }
 
+/// These tests measure waits in real time on machines with few cores: they
+/// run one at a time, so they do not compete with each other.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn temp_db(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mb-calibration-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -76,6 +84,7 @@ fn assert_in_order_and_complete(sink: &CostlySink, n: u32) {
 
 #[test]
 fn the_collector_learns_persists_and_restarts_from_the_learned_best() {
+    let _serial = serial();
     let db = temp_db("learn");
     let path = db.to_str().unwrap();
     let sink = CostlySink::new(Duration::from_micros(150));
@@ -118,6 +127,7 @@ fn the_collector_learns_persists_and_restarts_from_the_learned_best() {
 
 #[test]
 fn a_level_change_loads_that_levels_best_without_losing_or_reordering_events() {
+    let _serial = serial();
     let db = temp_db("level-change");
     let path = db.to_str().unwrap();
     // A best config for L3, learned "earlier".
@@ -166,41 +176,59 @@ fn a_level_change_loads_that_levels_best_without_losing_or_reordering_events() {
 
 #[test]
 fn the_wait_to_acknowledgement_stays_inside_each_levels_budget() {
+    let _serial = serial();
     for level in 1..=6u32 {
         let l = PressureLevel::from_number(level).unwrap();
-        let window_ms = (l.budget_ms() * 4).max(150);
-        let sink = CostlySink::new(Duration::from_micros(50));
-        let c = collector(
-            &[
-                ("level", &level.to_string()),
-                ("pressure.window.ms", &window_ms.to_string()),
-                ("calibration.path", ":memory:"),
-                ("calibration.explore", "false"),
-            ],
-            sink.clone(),
-        );
-        let mut next = 0;
-        // Two windows and a bit, at the middle of the level's band.
-        let rate = (l.min_rate().max(5.0) * 2.0) as u32;
-        produce(&c, &mut next, rate.min(20_000), Duration::from_millis(window_ms * 2 + window_ms / 2));
-        let s = c.status();
-        assert!(s.latency_p99_us > 0, "{l}: a window was measured");
-        assert!(
-            s.latency_p99_us <= l.budget_ms() * 1000,
-            "{l}: p99 wait {} us over the {} ms budget (N={}, T={} us)",
-            s.latency_p99_us,
-            l.budget_ms(),
-            s.batch_events,
-            s.interval_us
-        );
-        c.flush(Duration::from_secs(10)).unwrap();
-        drop(c);
-        assert_in_order_and_complete(&sink, next);
+        // A second try per level: a window in which the host kept this
+        // process off the CPU for tens of milliseconds (the budgets of L1 and
+        // L2 are 1 and 5 ms) measures the host, not the flush rule. A config
+        // that breaks the budget breaks it both times.
+        let attempts: Vec<_> = (0..2).map_while(|_| {
+            let s = budget_window(l);
+            (s.latency_p99_us > l.budget_ms() * 1000).then_some(s)
+        }).collect();
+        if let [first, second] = &attempts[..] {
+            panic!(
+                "{l}: p99 wait {} and {} us over the {} ms budget (N={}, T={} us, idle_flush={})",
+                first.latency_p99_us,
+                second.latency_p99_us,
+                l.budget_ms(),
+                second.batch_events,
+                second.interval_us,
+                second.idle_flush
+            );
+        }
     }
+}
+
+/// Runs `l` with its config for two windows and a bit at the middle of its
+/// band; returns the status after the last complete window.
+fn budget_window(l: PressureLevel) -> microbatch::Status {
+    let window_ms = (l.budget_ms() * 4).max(150);
+    let sink = CostlySink::new(Duration::from_micros(50));
+    let c = collector(
+        &[
+            ("level", &l.number().to_string()),
+            ("pressure.window.ms", &window_ms.to_string()),
+            ("calibration.path", ":memory:"),
+            ("calibration.explore", "false"),
+        ],
+        sink.clone(),
+    );
+    let mut next = 0;
+    let rate = (l.min_rate().max(5.0) * 2.0) as u32;
+    produce(&c, &mut next, rate.min(20_000), Duration::from_millis(window_ms * 2 + window_ms / 2));
+    let s = c.status();
+    assert!(s.latency_p99_us > 0, "{l}: a window was measured");
+    c.flush(Duration::from_secs(10)).unwrap();
+    drop(c);
+    assert_in_order_and_complete(&sink, next);
+    s
 }
 
 #[test]
 fn a_corrupt_database_leaves_delivery_untouched() {
+    let _serial = serial();
     let db = temp_db("corrupt");
     std::fs::write(&db, vec![0xA5u8; 16_384]).unwrap();
     let sink = CostlySink::new(Duration::ZERO);
@@ -224,6 +252,7 @@ fn a_corrupt_database_leaves_delivery_untouched() {
 
 #[test]
 fn a_database_deleted_during_the_run_is_recreated_and_delivery_goes_on() {
+    let _serial = serial();
     let db = temp_db("deleted");
     let sink = CostlySink::new(Duration::ZERO);
     let c = collector(
@@ -248,6 +277,7 @@ fn a_database_deleted_during_the_run_is_recreated_and_delivery_goes_on() {
 
 #[test]
 fn a_folder_that_cannot_be_created_is_reported_by_mb_last_error() {
+    let _serial = serial();
     use microbatch::ffi::*;
     let db = temp_db("nofolder");
     std::fs::write(&db, b"a file, not a folder").unwrap();
@@ -277,6 +307,7 @@ fn a_folder_that_cannot_be_created_is_reported_by_mb_last_error() {
 
 #[test]
 fn calibration_can_be_switched_off() {
+    let _serial = serial();
     let sink = CostlySink::new(Duration::ZERO);
     let c = collector(&[("calibration.enabled", "false"), ("pressure.window.ms", "100"), ("level", "L2_FAST")], sink.clone());
     let mut next = 0;
@@ -286,4 +317,88 @@ fn calibration_can_be_switched_off() {
     assert_eq!((s.calibration_windows, s.calibration_persistent, s.calibration_errors), (0, 0, 0));
     assert!(s.latency_p99_us > 0, "latency is measured without calibration too");
     assert_eq!(c.level_config(PressureLevel::L2Fast), BatchConfig::bootstrap(PressureLevel::L2Fast, 1_000_000));
+}
+
+#[test]
+fn a_database_locked_by_another_process_leaves_delivery_untouched() {
+    let _serial = serial();
+    let db = temp_db("locked");
+    let path = db.to_str().unwrap();
+    let sink = CostlySink::new(Duration::ZERO);
+    let c = collector(&[("pressure.window.ms", "100"), ("calibration.path", path), ("level", "L4_MODERATE")], sink.clone());
+    // Another process takes the write lock and keeps it past the busy timeout.
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut next = 0;
+    let start = Instant::now();
+    produce(&c, &mut next, 2_000, Duration::from_millis(500));
+    c.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(c.status().delivered, next as u64, "delivery does not wait for the store");
+    assert!(start.elapsed() < Duration::from_secs(3));
+    // The calibration thread's first write gives up after the 5 s busy timeout.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c.status().calibration_errors == 0 && Instant::now() < deadline {
+        produce(&c, &mut next, 2_000, Duration::from_millis(100));
+    }
+    assert!(c.status().calibration_errors >= 1, "the lock is counted");
+    other.execute_batch("COMMIT").unwrap();
+    c.flush(Duration::from_secs(10)).unwrap();
+    drop(c);
+    assert_in_order_and_complete(&sink, next);
+}
+
+#[test]
+fn a_read_only_database_is_read_but_not_written_and_delivery_goes_on() {
+    let _serial = serial();
+    let db = temp_db("readonly");
+    let path = db.to_str().unwrap();
+    let best = BatchConfig { batch_events: 64, interval_us: 12_000, idle_flush: false };
+    {
+        let mut cal = Calibration::open(&Settings { path: path.into(), seed: Some(1), ..Settings::default() }, 1_000_000);
+        cal.observe(&WindowReport {
+            ts_ms: 1,
+            level: PressureLevel::L4Moderate,
+            config: best,
+            window_us: 1_000_000,
+            offered_per_sec: 1000.0,
+            delivered_per_sec: 1000.0,
+            frames: 16,
+            closed_by: CloseReasons { count: 16, ..CloseReasons::default() },
+            mean_frame_events: 64.0,
+            mean_frame_bytes: 600.0,
+            latency: Latency { p50_us: 8_000, p99_us: 14_000, p999_us: 14_000, max_us: 14_000 },
+            busy_ns_per_event: 500.0,
+            flush_threads: 1,
+        });
+    }
+    // Root ignores permission bits: make the file immutable instead (it is
+    // left in place if chattr is missing, and then nothing can be checked).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let mut immutable = false;
+    if std::fs::OpenOptions::new().append(true).open(&db).is_ok() {
+        immutable = std::process::Command::new("chattr").arg("+i").arg(&db).status().is_ok_and(|s| s.success());
+        if !immutable {
+            eprintln!("skipped: running as root without chattr, the file cannot be made read-only");
+            return;
+        }
+    }
+    let before = std::fs::read(&db).unwrap();
+    let sink = CostlySink::new(Duration::ZERO);
+    let c = collector(&[("pressure.window.ms", "100"), ("calibration.path", path), ("level", "L4_MODERATE")], sink.clone());
+    assert_eq!(c.level_config(PressureLevel::L4Moderate), best, "what the file holds is loaded");
+    assert!(c.calibration_open_error().is_some_and(|e| e.contains("read-only")), "{:?}", c.calibration_open_error());
+    let mut next = 0;
+    produce(&c, &mut next, 2_000, Duration::from_millis(400));
+    c.flush(Duration::from_secs(10)).unwrap();
+    let s = c.status();
+    assert_eq!(s.delivered, next as u64);
+    assert!(s.calibration_errors >= 1);
+    assert_eq!(s.calibration_persistent, 0);
+    drop(c);
+    assert_in_order_and_complete(&sink, next);
+    assert_eq!(std::fs::read(&db).unwrap(), before, "never written");
+    if immutable {
+        let _ = std::process::Command::new("chattr").arg("-i").arg(&db).status();
+    }
 }

@@ -12,9 +12,9 @@
 //!   measures the offered rate (events submitted, not drained, so a stalled
 //!   sink does not read as low load), picks the level, sends a
 //!   [`WindowReport`] to the calibration thread and applies the level's
-//!   config. Between windows it applies a config calibration changed for the
-//!   current level, and restarts the report's window there, so a report
-//!   covers one config.
+//!   config. When calibration changes the current level's config (just
+//!   after a window's report), it applies it and starts the window over, so
+//!   every window measures one config for its whole length.
 //! * The calibration thread does all SQLite work: it learns from each
 //!   report and writes the next config into the level table (a trial for
 //!   the level the collector stays at, the best config for a level it left
@@ -215,9 +215,14 @@ impl Window {
         let now = Instant::now();
         let level = core.level();
         if core.table.word(level) != core.current.load(Ordering::Relaxed) {
-            // Calibration chose another config for this level.
+            // Calibration chose another config for this level: the window
+            // starts over, so its report (and the level it picks) covers
+            // this config alone, for a whole window.
             core.apply(level);
             self.restart(core, now);
+            self.meter.restart(now);
+            self.meter_submitted = core.gates.submitted();
+            return;
         }
         if !self.meter.due(now) {
             return;
