@@ -438,16 +438,89 @@ fn status_fields(s: &crate::collector::Status) -> Vec<jlong> {
     ]
 }
 
-/// `void close(long handle)`: drains and flushes (as mb_collector_free) and
-/// stops the flush threads. Idempotent; later calls on the handle throw
-/// IllegalStateException. The completion queue can still be drained.
+/// `void close(long handle, long[] finalStatus)`: drains and flushes (as
+/// mb_collector_free) and stops the flush threads; then writes the status
+/// the collector ended with into `finalStatus` (may be null), since a freed
+/// handle has no status to ask for. Idempotent: a second close, also one
+/// racing the first, returns at once and leaves `finalStatus` untouched.
+/// The completion queue can still be drained.
 #[no_mangle]
 pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_close<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
     h: jlong,
+    final_status: JLongArray<'l>,
 ) {
-    run(&mut env, (), |_| handle(h)?.free())
+    run(&mut env, (), |env| {
+        let handle = handle(h)?;
+        if !final_status.is_null()
+            && env.get_array_length(&final_status).map_err(jni_error)? < STATUS_FIELDS.len() as jsize
+        {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("close needs a long[{}] or null", STATUS_FIELDS.len())));
+        }
+        let Some(_closing) = Closing::begin(h) else { return Ok(()) };
+        let collector = match handle.with(|c| c as *const crate::collector::Collector) {
+            Ok(collector) => collector,
+            Err(e) if e.code() == Code::MB_ERR_CLOSED => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        // SAFETY: only `free` below drops the collector, and no other close of
+        // this handle runs meanwhile (`Closing`); closing first and freeing
+        // after is what `free` does itself (Collector::close is idempotent),
+        // with the status read in between.
+        let closed = unsafe { &*collector }.close();
+        let status = unsafe { &*collector }.status();
+        let freed = handle.free();
+        if !final_status.is_null() {
+            env.set_long_array_region(&final_status, 0, &status_fields(&status)).map_err(jni_error)?;
+        }
+        closed.and(freed)
+    })
+}
+
+/// The handles being closed: a close that finds its handle here returns,
+/// so two racing closes never both hold the collector they free.
+static CLOSING: std::sync::Mutex<Vec<jlong>> = std::sync::Mutex::new(Vec::new());
+
+struct Closing(jlong);
+
+impl Closing {
+    fn begin(h: jlong) -> Option<Closing> {
+        let mut closing = CLOSING.lock().unwrap_or_else(|e| e.into_inner());
+        if closing.contains(&h) {
+            return None;
+        }
+        closing.push(h);
+        Some(Closing(h))
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        CLOSING.lock().unwrap_or_else(|e| e.into_inner()).retain(|&h| h != self.0);
+    }
+}
+
+/// `String[] configKeys()`: the configuration keys the native collector
+/// knows (besides `kafka.<property>`), so the Java side forwards exactly
+/// those and handles the rest itself.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_configKeys<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+) -> jni::sys::jobjectArray {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        let keys = crate::config::KEYS;
+        let array = env
+            .new_object_array(keys.len() as jsize, "java/lang/String", JObject::null())
+            .map_err(jni_error)?;
+        for (i, key) in keys.iter().enumerate() {
+            let name = env.new_string(key.name).map_err(jni_error)?;
+            env.set_object_array_element(&array, i as jsize, &name).map_err(jni_error)?;
+            let _ = env.delete_local_ref(name);
+        }
+        Ok(array.into_raw())
+    })
 }
 
 #[cfg(test)]

@@ -8,15 +8,23 @@ use crate::error::{Code, Error, Result};
 use crate::sink::{Completion, Sink};
 use jni::objects::{GlobalRef, JObject, JValue};
 use jni::{JNIEnv, JavaVM};
+use std::sync::Mutex;
 
 pub struct JavaSink {
     vm: JavaVM,
     sink: GlobalRef,
+    /// Frames `accept` failed, and the last reason: the sink's errors in
+    /// status, as the Java collector counts a BatchSink's (one per frame).
+    failures: Mutex<(u64, Option<String>)>,
 }
 
 impl JavaSink {
     pub fn new(env: &mut JNIEnv<'_>, sink: &JObject<'_>) -> Result<JavaSink> {
-        Ok(JavaSink { vm: env.get_java_vm().map_err(jni_error)?, sink: env.new_global_ref(sink).map_err(jni_error)? })
+        Ok(JavaSink {
+            vm: env.get_java_vm().map_err(jni_error)?,
+            sink: env.new_global_ref(sink).map_err(jni_error)?,
+            failures: Mutex::new((0, None)),
+        })
     }
 
     /// Calls `accept` with a read-only direct buffer over the frame, valid
@@ -71,8 +79,20 @@ impl Sink for JavaSink {
     fn send(&self, frame: &[u8], events: u32, completion: Completion) {
         match self.accept(frame, events) {
             Ok(()) => completion.delivered(),
-            Err(why) => completion.failed(Error::new(Code::MB_ERR_DELIVERY, format!("BatchSink.accept failed: {why}"))),
+            Err(why) => {
+                let why = format!("BatchSink.accept failed: {why}");
+                {
+                    let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+                    failures.0 += 1;
+                    failures.1 = Some(why.clone());
+                }
+                completion.failed(Error::new(Code::MB_ERR_DELIVERY, why))
+            }
         }
+    }
+
+    fn errors(&self) -> (u64, Option<String>) {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn name(&self) -> &'static str {

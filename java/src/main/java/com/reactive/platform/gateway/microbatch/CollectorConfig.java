@@ -146,15 +146,16 @@ public final class CollectorConfig {
         }
     }
 
-    private static double parseFraction(String key, String value, double min, double max) {
+    /** A number from 0 to 1, as config.rs parses {@code calibration.explore.ratio}. */
+    private static double parseFraction(String key, String value) {
         double v;
         try {
             v = Double.parseDouble(value.trim());
         } catch (NumberFormatException e) {
             v = Double.NaN;
         }
-        if (!(v >= min && v <= max)) {
-            throw invalid("`" + key + "` must be a number from " + min + " to " + max + ", got \"" + value + "\"");
+        if (!(v >= 0.0 && v <= 1.0)) {
+            throw invalid("`" + key + "` must be a number from 0 to 1, got \"" + value + "\"");
         }
         return v;
     }
@@ -268,8 +269,8 @@ public final class CollectorConfig {
                 calibrationEnabled = parseBool(key, value);
                 break;
             case "calibration.path":
-                if (value.isBlank()) {
-                    throw invalid("`calibration.path` must not be empty");
+                if (value.isBlank() || value.indexOf('\0') >= 0) {
+                    throw invalid("`calibration.path` must be a file path (`~/` allowed) or :memory:, got \"" + value + "\"");
                 }
                 calibrationPath = value.trim();
                 break;
@@ -277,13 +278,22 @@ public final class CollectorConfig {
                 calibrationExplore = parseBool(key, value);
                 break;
             case "calibration.explore.ratio":
-                calibrationExploreRatio = parseFraction(key, value, 0.0, 1.0);
+                calibrationExploreRatio = parseFraction(key, value);
                 break;
             case "calibration.seed":
-                calibrationSeed = parseInt(key, value, 0, Long.MAX_VALUE);
+                if (value.trim().equalsIgnoreCase("auto")) {
+                    calibrationSeed = System.nanoTime();
+                } else {
+                    try {
+                        calibrationSeed = Long.parseUnsignedLong(value.trim());
+                    } catch (NumberFormatException e) {
+                        throw invalid("`calibration.seed` must be auto or an integer from 0 to "
+                                + Long.toUnsignedString(-1L) + ", got \"" + value + "\"");
+                    }
+                }
                 break;
             case "calibration.target.latency.us":
-                calibrationTargetLatencyMicros = parseFraction(key, value, 0.0, 86_400_000_000.0);
+                calibrationTargetLatencyMicros = parseInt(key, value, 0, 30_000_000);
                 break;
             default:
                 if (key.startsWith("kafka.") && key.length() > "kafka.".length()) {
@@ -300,8 +310,11 @@ public final class CollectorConfig {
         return this;
     }
 
-    /** Frames go to a {@link BatchSink} (makes {@code callback} the sink unless {@code sink} was set otherwise). */
-    CollectorConfig useCallbackSink() {
+    /**
+     * Frames go to a {@link BatchSink} passed to the collector: makes {@code callback} the sink
+     * unless {@code sink} was set otherwise. Call it before {@link #set}ting the keys.
+     */
+    public CollectorConfig useCallbackSink() {
         if (!sinkExplicit || sink == SinkType.CALLBACK) {
             sink = SinkType.CALLBACK;
         }

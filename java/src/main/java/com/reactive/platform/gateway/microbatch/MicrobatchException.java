@@ -22,6 +22,24 @@ public class MicrobatchException extends RuntimeException {
         this.result = requireError(result);
     }
 
+    /**
+     * The exception for a result code the native library reported, as its JNI layer builds it
+     * (returned, not thrown: the caller throws it). A code this version does not know becomes
+     * {@link Result#INTERNAL}, with the number kept in the message.
+     */
+    public static MicrobatchException fromCode(int code, String message) {
+        Result result;
+        try {
+            result = Result.fromCode(code);
+        } catch (IllegalArgumentException unknown) {
+            return new MicrobatchException(Result.INTERNAL, "unknown result code " + code + ": " + message);
+        }
+        if (result == Result.OK) {
+            return new MicrobatchException(Result.INTERNAL, "an error reported with MB_OK: " + message);
+        }
+        return new MicrobatchException(result, message);
+    }
+
     private static Result requireError(Result result) {
         if (result == null || result == Result.OK) {
             throw new IllegalArgumentException("a MicrobatchException needs an error result, got " + result);

@@ -129,16 +129,20 @@ public enum PressureLevel {
     }
 
     /**
-     * The seed's bootstrap configuration: N = budget in ms x 1000 events, T = the budget,
-     * no flush-when-idle. The starting point the calibration learns from.
+     * The bootstrap configuration, the Rust library's ({@code BatchConfig::bootstrap}): the
+     * seed's N = budget in ms x 1000 events, T = half the budget, and flush-when-idle at L1 and
+     * L2. T leaves the other half of the budget for the send, since the budget bounds the wait
+     * until the sink acknowledges; at L1 and L2 waiting T cannot fill a frame (at the top of
+     * L2's band 100 events/s x 2.5 ms = 0.25 events), so a frame goes as soon as its flush
+     * thread is idle. The starting point the calibration learns from.
      */
     public BatchCalibration.Config bootstrap() {
-        return new BatchCalibration.Config(budgetMillis * 1_000L, budgetMicros(), false);
+        return bootstrap(Long.MAX_VALUE);
     }
 
     /** {@link #bootstrap()} with N capped at {@code batchMaxEvents} (at least 1). */
     public BatchCalibration.Config bootstrap(long batchMaxEvents) {
         long n = Math.max(1, Math.min(budgetMillis * 1_000L, batchMaxEvents));
-        return new BatchCalibration.Config(n, budgetMicros(), false);
+        return new BatchCalibration.Config(n, budgetMicros() / 2, compareTo(L2_FAST) <= 0);
     }
 }

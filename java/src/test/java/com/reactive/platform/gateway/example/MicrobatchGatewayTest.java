@@ -3,11 +3,13 @@ package com.reactive.platform.gateway.example;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.reactive.platform.gateway.microbatch.Ack;
 import com.reactive.platform.gateway.microbatch.Frames;
 import com.reactive.platform.gateway.microbatch.Implementation;
 import com.reactive.platform.gateway.microbatch.MicrobatchCollector;
+import com.reactive.platform.gateway.microbatch.NativeCollectorFactory;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -28,11 +30,12 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Many concurrent POSTs through the gateway: each is answered 200 with a distinct position,
+ * Many concurrent POSTs through the gateway, on each implementation: each is answered 200 with a distinct position,
  * and, given a broker ({@code -Dmicrobatch.test.kafka=host:port}), each body is read back from
  * Kafka at that position.
  */
@@ -40,8 +43,13 @@ import org.junit.jupiter.api.Timeout;
 class MicrobatchGatewayTest {
     private static final Pattern ACK = Pattern.compile("\\{\"partition\":(-?\\d+),\"offset\":(-?\\d+),\"index\":(\\d+)}");
 
-    @Test
-    void everyAcknowledgedPostIsStoredWhereItsAnswerSays() throws Exception {
+    @ParameterizedTest
+    @EnumSource(Implementation.class)
+    void everyAcknowledgedPostIsStoredWhereItsAnswerSays(Implementation impl) throws Exception {
+        if (impl == Implementation.RUST) {
+            assumeTrue(NativeCollectorFactory.isAvailable(),
+                    "skipped: native library not built (" + NativeCollectorFactory.unavailableReason() + ")");
+        }
         String broker = System.getProperty("microbatch.test.kafka", "").trim();
         String topic = "gateway-" + System.nanoTime();
         Map<String, String> config = new HashMap<>(Map.of("calibration.enabled", "false", "level", "L2_FAST",
@@ -51,7 +59,7 @@ class MicrobatchGatewayTest {
         }
         int requests = 2000;
         Map<Ack, String> stored = new HashMap<>();
-        MicrobatchCollector collector = MicrobatchCollector.create(Implementation.JAVA, config);
+        MicrobatchCollector collector = MicrobatchCollector.create(impl, config);
         try (MicrobatchGateway gateway = MicrobatchGateway.start(new InetSocketAddress("127.0.0.1", 0), collector)) {
             HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             URI uri = URI.create("http://127.0.0.1:" + gateway.port() + "/events");

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.reactive.platform.gateway.microbatch.rust.RustMicrobatchCollector;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -43,7 +44,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * What every {@link MicrobatchCollector} promises, run against each {@link Implementation}.
- * The RUST rows are skipped, visibly, while the native library is not built.
+ * The RUST rows are skipped, visibly, when the native library is not built.
  *
  * <p>Tests that send to Kafka use the in-process stand-in, or the broker named by the system
  * property {@value #BROKER_PROPERTY} (e.g. {@code -Dmicrobatch.test.kafka=127.0.0.1:9092}, the
@@ -524,8 +525,11 @@ class MicrobatchCollectorContractTest {
     @ParameterizedTest
     @EnumSource(Implementation.class)
     void anIdleCollectorFallsToTheCalmestLevel(Implementation impl) throws Exception {
-        try (MicrobatchCollector c = open(impl, Map.of("pressure.window.ms", "50", "sink", "null"), null)) {
+        try (MicrobatchCollector c = open(impl, Map.of("sink", "null"), null)) {
+            // A window of the default 10 s: no level change can race this look.
             assertEquals(PressureLevel.L5_BALANCED, c.status().level(), "starts balanced");
+        }
+        try (MicrobatchCollector c = open(impl, Map.of("pressure.window.ms", "50", "sink", "null"), null)) {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (c.status().level() != PressureLevel.L1_REALTIME && System.nanoTime() < deadline) {
                 Thread.sleep(20);
@@ -534,7 +538,7 @@ class MicrobatchCollectorContractTest {
             assertEquals(PressureLevel.L1_REALTIME, s.level());
             assertEquals(0.0, s.ratePerSec());
             assertEquals(PressureLevel.L1_REALTIME.bootstrap().batchEvents(), s.batchEvents());
-            assertEquals(PressureLevel.L1_REALTIME.budgetMicros(), s.intervalMicros());
+            assertEquals(PressureLevel.L1_REALTIME.bootstrap().intervalMicros(), s.intervalMicros());
         }
     }
 
@@ -563,7 +567,7 @@ class MicrobatchCollectorContractTest {
                     if (s.level().compareTo(highest) > 0) {
                         highest = s.level();
                         assertEquals(highest.bootstrap(1_000_000).batchEvents(), s.batchEvents());
-                        assertEquals(highest.budgetMicros(), s.intervalMicros());
+                        assertEquals(highest.bootstrap(1_000_000).intervalMicros(), s.intervalMicros());
                         assertTrue(s.ratePerSec() >= highest.minRate(), s.toString());
                     }
                     Thread.sleep(5);
@@ -578,6 +582,10 @@ class MicrobatchCollectorContractTest {
     @ParameterizedTest
     @EnumSource(Implementation.class)
     void windowsAreRecordedInTheSharedCalibrationFile(Implementation impl) throws Exception {
+        if (impl == Implementation.RUST && NativeCollectorFactory.isAvailable()) {
+            assumeTrue(RustMicrobatchCollector.nativeKeys().contains("calibration.path"),
+                    "skipped: this native library does not calibrate yet (it knows no `calibration.path`)");
+        }
         Path db = dir.resolve("calibration.db");
         try (MicrobatchCollector c = open(impl, Map.of("calibration.enabled", "true",
                 "calibration.path", db.toString(), "pressure.window.ms", "100", "sink", "null"), null)) {

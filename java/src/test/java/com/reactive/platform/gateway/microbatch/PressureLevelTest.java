@@ -1,8 +1,10 @@
 package com.reactive.platform.gateway.microbatch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.Arrays;
@@ -58,7 +60,12 @@ class PressureLevelTest {
 
     @Test
     void bootstrapIsBudgetTimes1000Capped() {
-        assertEquals(new BatchCalibration.Config(100_000, 100_000, false), PressureLevel.L5_BALANCED.bootstrap());
+        assertEquals(new BatchCalibration.Config(100_000, 50_000, false), PressureLevel.L5_BALANCED.bootstrap(),
+                "T is half the budget, as in src/pressure.rs");
+        assertEquals(new BatchCalibration.Config(1_000, 500, true), PressureLevel.L1_REALTIME.bootstrap(),
+                "flush-when-idle at L1 and L2");
+        assertTrue(PressureLevel.L2_FAST.bootstrap().idleFlush());
+        assertFalse(PressureLevel.L3_LOW.bootstrap().idleFlush());
         assertEquals(1_000, PressureLevel.L1_REALTIME.bootstrap().batchEvents());
         assertEquals(30_000_000, PressureLevel.L10_MAX.bootstrap().batchEvents());
         assertEquals(10_000, PressureLevel.L10_MAX.bootstrap(10_000).batchEvents());
