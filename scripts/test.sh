@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing, builds the
 # library, starts a real Kafka broker (KRaft, from Maven Central jars), runs
-# the Rust, C, C++, stress, allocation, Kafka integration, loom and fuzz-smoke
-# tests, and stops the broker again, also when a test fails.
+# the Rust, C, C++, stress, allocation, Kafka integration, Java (Maven, both
+# implementations through JNI), loom and fuzz-smoke tests, and stops the
+# broker again, also when a test fails.
 #
 #   scripts/test.sh            everything (about 10 minutes on 2 cores, cold)
 #   FUZZ_SECONDS=60 scripts/test.sh   longer fuzz smoke
@@ -36,6 +37,11 @@ echo "broker at $MICROBATCH_TEST_BOOTSTRAP"
 
 step "cargo test (unit, integration, C/C++ programs under valgrind, stress, allocation, Kafka)"
 cargo test --release
+
+step "Java library (mvn verify): both implementations through one contract suite, JNI misuse, the gateway example, against the broker"
+# The native profile runs cargo (a no-op: the library was built above) and
+# packs libmicrobatch.so into the jar; the Java tests load it from there.
+mvn -B -ntp -f java/pom.xml verify -Dmicrobatch.native=true -Dmicrobatch.test.kafka="$MICROBATCH_TEST_BOOTSTRAP"
 
 if [[ -f tests/loom.rs ]]; then
   step "loom model checks of the ring and gate protocols"
