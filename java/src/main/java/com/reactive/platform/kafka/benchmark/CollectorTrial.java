@@ -124,7 +124,9 @@ final class CollectorTrial implements Variant.Trial {
         AtomicReference<Throwable> error = new AtomicReference<>();
         List<Thread> producers = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
-            final byte[][] pool = Events.pool(0x5EED + t);
+            // Distinct events, at least two batches' worth, a power of two for masking.
+            int size = Math.max(Events.POOL, Integer.highestOneBit(Math.max(1, batch) * 2 - 1) << 1);
+            final byte[][] pool = Events.pool(size, Events.DEFAULT_BYTES, 0x5EED + t);
             Thread p = new Thread(() -> {
                 try {
                     start.await();

@@ -22,10 +22,16 @@ record Measurement(long events, double seconds, CpuClock.Sample cpu, long p50Mic
 
     /** CPU milliseconds per million events (user, system). */
     double cpuUserMsPerMillion() {
+        if (cpu.userNanos() < 0) {
+            return -1; // not measured
+        }
         return events == 0 ? 0 : cpu.userNanos() / 1e6 / (events / 1e6);
     }
 
     double cpuSysMsPerMillion() {
+        if (cpu.systemNanos() < 0) {
+            return -1;
+        }
         return events == 0 ? 0 : cpu.systemNanos() / 1e6 / (events / 1e6);
     }
 }

@@ -66,7 +66,11 @@ final class Report {
     }
 
     void failed(Variant v, Throwable e) {
-        String what = v.name() + " " + v.impl() + ": " + e;
+        StringBuilder why = new StringBuilder(String.valueOf(e));
+        for (Throwable c = e.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+            why.append(" <- ").append(c);
+        }
+        String what = v.name() + " " + v.impl() + ": " + why;
         failures.add(what);
         System.out.println("  FAILED " + what);
         if (Boolean.getBoolean("bench.stacktraces")) {
@@ -156,7 +160,8 @@ final class Report {
     }
 
     private static String cpu(Row r) {
-        return r == null ? "-" : String.format(Locale.ROOT, "%.0f", r.cpuUserMsPerM() + r.cpuSysMsPerM());
+        return r == null || r.cpuUserMsPerM() < 0 ? "-"
+                : String.format(Locale.ROOT, "%.0f", r.cpuUserMsPerM() + r.cpuSysMsPerM());
     }
 
     /** Writes the JSON file; prints where, or why it could not. */

@@ -47,8 +47,8 @@ record Row(String name, String impl, String level, int threads, int eventBytes, 
         b.append("\"latency_p99_us\":").append(num(p99Micros)).append(',');
         b.append("\"latency_p999_us\":").append(num(p999Micros)).append(',');
         b.append("\"ratio_to_bulk\":").append(ratioToBulk == null ? "null" : num(ratioToBulk)).append(',');
-        b.append("\"cpu_user_ms_per_m_events\":").append(num(cpuUserMsPerM)).append(',');
-        b.append("\"cpu_sys_ms_per_m_events\":").append(num(cpuSysMsPerM)).append(',');
+        b.append("\"cpu_user_ms_per_m_events\":").append(cpuUserMsPerM < 0 ? "null" : num(cpuUserMsPerM)).append(',');
+        b.append("\"cpu_sys_ms_per_m_events\":").append(cpuSysMsPerM < 0 ? "null" : num(cpuSysMsPerM)).append(',');
         b.append("\"rounds\":").append(rounds).append(',');
         b.append("\"events_per_sec_min\":").append(num(minEventsPerSec)).append(',');
         b.append("\"events_per_sec_max\":").append(num(maxEventsPerSec)).append(',');
