@@ -8,7 +8,6 @@ import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -113,7 +112,14 @@ public final class RingBufferMicroBenchmark {
         o.param("impl", params.toArray(new String[0]));
         useProjectClassPath();
 
-        Collection<RunResult> results = new Runner(o.build()).run();
+        List<RunResult> results = new ArrayList<>(new Runner(o.build()).run());
+        List<String> order = new ArrayList<>(LABELS.keySet());
+        results.sort(java.util.Comparator.comparingInt(rr -> {
+            String b = rr.getParams().getBenchmark();
+            String m = b.substring(b.lastIndexOf('.') + 1);
+            int i = order.indexOf(b.contains("CollectorSubmitBenchmark") ? m + ":" + rr.getParams().getParam("impl") : m);
+            return i < 0 ? order.size() : i;
+        }));
 
         List<Row> rows = new ArrayList<>();
         System.out.println();
