@@ -35,7 +35,7 @@ final class BenchArgs {
     /** Options that take a value; any other {@code --x} is a flag. */
     private static final Set<String> VALUED = Set.of("--impl", "--duration", "--rounds", "--warmup", "--threads",
             "--json", "--broker", "--db", "--sizes", "--forks", "--iterations", "--batch", "--levels", "--phases",
-            "--include", "--events", "--submit", "--sink", "--crate", "--warmups");
+            "--include", "--events", "--submit", "--sink", "--crate", "--warmups", "--rust-bench");
 
     BenchArgs(String[] args) {
         raw = List.of(args);

@@ -22,11 +22,18 @@ import java.util.regex.Pattern;
  */
 final class CargoBenchTrial implements Variant.Trial {
     private final Path crate;
+    private final String binary;
     private final String mode;
     private final String broker;
 
-    CargoBenchTrial(Path crate, String mode, String broker) {
+    /**
+     * @param binary an already built bench executable ({@code --rust-bench}, e.g.
+     *               {@code target/release/deps/kafka_baseline-*}) to run instead of
+     *               {@code cargo bench}, or null
+     */
+    CargoBenchTrial(Path crate, String binary, String mode, String broker) {
         this.crate = crate;
+        this.binary = binary;
         this.mode = mode;
         this.broker = broker;
     }
@@ -50,8 +57,10 @@ final class CargoBenchTrial implements Variant.Trial {
     public Measurement run(Duration duration) throws Exception {
         Path json = Files.createTempFile("kafka-baseline-", ".json");
         long seconds = Math.max(1, Math.round(duration.toMillis() / 1000.0));
-        List<String> cmd = new ArrayList<>(List.of("cargo", "bench", "--quiet", "--bench", "kafka_baseline", "--",
-                "--bootstrap", broker, "--seconds", Long.toString(seconds), "--only", mode, "--json", json.toString()));
+        List<String> cmd = new ArrayList<>(binary != null ? List.of(binary, "--bench")
+                : List.of("cargo", "bench", "--quiet", "--bench", "kafka_baseline", "--"));
+        cmd.addAll(List.of("--bootstrap", broker, "--seconds", Long.toString(seconds), "--only", mode,
+                "--json", json.toString()));
         Process p = new ProcessBuilder(cmd).directory(crate.toFile()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(new File(System.getProperty("java.io.tmpdir"),
                         "cargo-kafka-baseline.log"))).start();

@@ -21,7 +21,9 @@ import java.util.Map;
  *     -Dexec.args="BULK 30 localhost:9092"                          # 1000 events per send
  * mvn ... -Dexec.args="MEGA 30 localhost:9092"                      # 10000 events per send
  * mvn ... -Dexec.args="ALL 30 localhost:9092 reports/kafka-baseline" # every mode, report in that folder
- *   options: --impl java|rust|both  --rounds R  --cargo (also run the Rust bench's BULK/MEGA)
+ *   options: --impl java|rust|both  --rounds R
+ *            --cargo (also run the Rust library's BULK/MEGA with cargo bench, in --crate DIR or the
+ *            nearest folder above with Cargo.toml), or --rust-bench BIN (run that built bench binary)
  * </pre>
  *
  * What each row measures (all: 100-byte JSON-like events, format v1 frames, lz4, acks=1):
@@ -87,7 +89,8 @@ public final class KafkaBaselineBenchmark {
             default -> throw new IllegalArgumentException("mode must be BULK, MEGA, PER_EVENT or ALL, got " + mode);
         };
         List<Implementation> impls = Impls.runnable(args, report);
-        boolean cargo = args.flag("--cargo") && args.impls().contains(Implementation.RUST);
+        String rustBench = args.option("--rust-bench", null);
+        boolean cargo = (args.flag("--cargo") || rustBench != null) && args.impls().contains(Implementation.RUST);
         Path crate = CargoBenchTrial.findCrate(args);
         List<Variant> vs = new ArrayList<>();
         for (String m : modes) {
@@ -100,7 +103,7 @@ public final class KafkaBaselineBenchmark {
                     new RawKafkaTrial(broker, Bench.topic("baseline", m, "java"), perSend, 1)));
             if (cargo && perSend > 1) {
                 vs.add(new Variant(m, "librdkafka", "-", 1, perSend + " events per send",
-                        new CargoBenchTrial(crate, m, broker)));
+                        new CargoBenchTrial(crate, rustBench, m, broker)));
             }
             if (perSend == 1) {
                 continue;
