@@ -90,8 +90,16 @@ class BenchHarnessTest {
     @Test
     void aTinyComparisonRunWritesItsTableAsJson(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("cmp.json");
-        CollectorComparisonBenchmark.main(new String[] {"--impl", "both", "--duration", "0.3", "--rounds", "1",
-                "--warmup", "0", "--threads", "1", "--submit", "single", "--json", json.toString()});
+        java.io.PrintStream console = System.out;
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            CollectorComparisonBenchmark.main(new String[] {"--impl", "both", "--duration", "0.3", "--rounds", "1",
+                    "--warmup", "0", "--threads", "1", "--submit", "single", "--json", json.toString()});
+        } finally {
+            System.setOut(console);
+        }
+        assertTrue(printed.toString(java.nio.charset.StandardCharsets.UTF_8).contains("E2E_SINGLE"));
         String out = Files.readString(json);
         assertTrue(out.contains("\"benchmark\":\"CollectorComparisonBenchmark\""), out);
         assertTrue(out.contains("\"name\":\"E2E_SINGLE\",\"impl\":\"java\""), out);
