@@ -75,6 +75,7 @@ public final class RingBufferMicroBenchmark {
         Bench.main("RingBufferMicroBenchmark", argv, RingBufferMicroBenchmark::run);
     }
 
+    @SuppressWarnings("rawtypes") // JMH hands results out as raw Result
     static void run(BenchArgs args, Report report) throws Exception {
         Set<Implementation> wanted = args.impls();
         int seconds = (int) Math.max(1, Math.round(args.duration(1).toMillis() / 1000.0));
@@ -167,11 +168,13 @@ public final class RingBufferMicroBenchmark {
                 + "for collectors, events submitted per second with the flush threads as consumers");
     }
 
+    @SuppressWarnings("rawtypes") // JMH hands results out as raw Result
     private static double score(Map<String, Result> sec, String name) {
         Result r = sec.get(name);
         return r == null ? 0 : r.getScore();
     }
 
+    @SuppressWarnings("rawtypes") // JMH hands results out as raw Result
     private static double[] iterationScores(RunResult rr, String secondary) {
         List<Double> xs = new ArrayList<>();
         for (BenchmarkResult br : rr.getBenchmarkResults()) {
