@@ -23,6 +23,14 @@ final class Bench {
     static void main(String name, String[] argv, Body body) throws Exception {
         BenchArgs args = new BenchArgs(argv);
         Report report = new Report(name, args);
+        Events.kind = args.option("--events", "json");
+        if (!Events.kind.equals("json") && !Events.kind.equals("x")) {
+            throw new IllegalArgumentException("--events must be json or x, got " + Events.kind);
+        }
+        if (Events.kind.equals("x")) {
+            report.note("--events x: the Rust kafka_baseline bench's events (a counter and 'x' bytes), which lz4 "
+                    + "compresses to almost nothing; Kafka figures are then far above what real events get");
+        }
         System.out.println(name + " " + String.join(" ", argv));
         body.run(args, report);
         report.print(System.out);

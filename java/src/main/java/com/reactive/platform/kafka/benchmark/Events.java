@@ -21,6 +21,13 @@ final class Events {
     private static final String[] TYPES = {"click", "view", "purchase", "login", "search", "logout", "add_to_cart"};
     private static final char[] HEX = "0123456789abcdef".toCharArray();
 
+    /**
+     * {@code --events json} (default): the records above. {@code --events x}: the Rust
+     * kafka_baseline bench's events (an 8-byte little-endian sequence number, then 'x' bytes),
+     * which lz4 squeezes to almost nothing: only to compare with that bench's figures.
+     */
+    static volatile String kind = "json";
+
     private Events() {
     }
 
@@ -28,10 +35,20 @@ final class Events {
     static byte[][] pool(int count, int bytes, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         byte[][] pool = new byte[count][];
+        boolean x = kind.equals("x");
         for (int i = 0; i < count; i++) {
-            pool[i] = one(r, bytes);
+            pool[i] = x ? xFilled(seed * count + i, bytes) : one(r, bytes);
         }
         return pool;
+    }
+
+    private static byte[] xFilled(long seq, int bytes) {
+        byte[] e = new byte[bytes];
+        java.util.Arrays.fill(e, (byte) 'x');
+        for (int b = 0; b < 8 && b < bytes; b++) {
+            e[b] = (byte) (seq >>> (8 * b));
+        }
+        return e;
     }
 
     static byte[][] pool(long seed) {
