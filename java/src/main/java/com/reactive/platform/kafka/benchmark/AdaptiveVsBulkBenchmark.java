@@ -4,7 +4,6 @@ import com.reactive.platform.gateway.microbatch.Implementation;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The seed's comparison of the adaptive collector against the BULK baseline, for the Java and
@@ -22,8 +21,13 @@ import java.util.Locale;
  *
  * <pre>
  * mvn -f java/pom.xml exec:java -Dexec.mainClass=com.reactive.platform.kafka.benchmark.AdaptiveVsBulkBenchmark \
- *     -Dexec.args="30 localhost:9092 [--impl java|rust|both] [--rounds 3] [--batch 1] [--json PATH]"
+ *     -Dexec.args="30 localhost:9092 [--impl java|rust|both] [--rounds 3] [--batch 1] [--json PATH]
+ *                  [--cargo | --rust-bench BIN]"
  * </pre>
+ *
+ * With {@code --cargo} or {@code --rust-bench} the Rust library's own BULK (librdkafka, see
+ * {@link CargoBenchTrial}) is measured too, and each adaptive row is given as a percentage of
+ * its own implementation's BULK and of the best BULK.
  *
  * Collectors get one submitting thread ({@code submitFireAndForget} per event, the seed's hot
  * path; {@code --batch N} uses the batch submit instead).
@@ -50,6 +54,11 @@ public final class AdaptiveVsBulkBenchmark {
         List<Variant> vs = new ArrayList<>();
         vs.add(new Variant("BULK", "kafka-clients", "-", 1, "1000-event frames",
                 new RawKafkaTrial(broker, Bench.topic("avb", "bulk", "java"), 1000, 1)));
+        String rustBench = args.option("--rust-bench", null);
+        if ((args.flag("--cargo") || rustBench != null) && impls.contains(Implementation.RUST)) {
+            vs.add(new Variant("BULK", "librdkafka", "-", 1, "1000-event frames",
+                    new CargoBenchTrial(CargoBenchTrial.findCrate(args), rustBench, "BULK", broker)));
+        }
         String[][] adaptive = {{"ADAPTIVE_AUTO", "auto"}, {"ADAPTIVE_L10", "L10_MAX"}, {"ADAPTIVE_L9", "L9_EXTREME"}};
         for (String[] a : adaptive) {
             for (Implementation impl : impls) {
@@ -69,12 +78,6 @@ public final class AdaptiveVsBulkBenchmark {
 
         Rounds.run(vs, args.warmup(d), d, rounds, report);
         report.ratiosTo("BULK");
-        for (Row r : report.rows()) {
-            if (r.name().startsWith("ADAPTIVE") && r.ratioToBulk() != null) {
-                double pct = 100 * r.ratioToBulk();
-                report.note(String.format(Locale.ROOT, "%s %s = %.1f%% of BULK: %s", r.name(), r.impl(), pct,
-                        Report.verdict(pct)));
-            }
-        }
+        report.ownAndBestBulkNotes("BULK", "ADAPTIVE");
     }
 }

@@ -127,6 +127,9 @@ public final class KafkaBaselineBenchmark {
         }
         Rounds.run(vs, args.warmup(d), d, rounds, report);
         report.ratiosTo(modes.get(0));
+        for (String m : modes) {
+            report.ownAndBestBulkNotes(m, m + "_COLLECTOR");
+        }
     }
 
     /** Writes to the console and keeps a copy for the report folder. */

@@ -91,6 +91,46 @@ final class Report {
         return r.impl().equals("rust") || r.impl().equals("librdkafka");
     }
 
+    /**
+     * Notes each row whose name starts with {@code prefix} as a percentage of its own
+     * implementation's BULK (kafka-clients for Java, librdkafka for Rust, when measured) and of
+     * the best BULK of the run, with the seed's verdict.
+     */
+    void ownAndBestBulkNotes(String bulkName, String prefix) {
+        Row javaBulk = null;
+        Row rustBulk = null;
+        for (Row r : rows) {
+            if (r.name().equals(bulkName)) {
+                if (rustSide(r)) {
+                    rustBulk = r;
+                } else {
+                    javaBulk = r;
+                }
+            }
+        }
+        double best = Math.max(javaBulk == null ? 0 : javaBulk.eventsPerSec(), rustBulk == null ? 0 : rustBulk.eventsPerSec());
+        if (best <= 0) {
+            return;
+        }
+        for (Row r : rows) {
+            if (!r.name().startsWith(prefix)) {
+                continue;
+            }
+            Row own = rustSide(r) ? rustBulk : javaBulk;
+            StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%s %s:", r.name(), r.impl()));
+            if (own != null && own.eventsPerSec() > 0) {
+                double pct = 100 * r.eventsPerSec() / own.eventsPerSec();
+                b.append(String.format(Locale.ROOT, " %.1f%% of its own BULK (%s): %s;", pct, own.impl(), verdict(pct)));
+            } else {
+                b.append(" its own BULK (").append(rustSide(r) ? "librdkafka: add --cargo or --rust-bench" : "kafka-clients")
+                        .append(") not measured;");
+            }
+            double pct = 100 * r.eventsPerSec() / best;
+            b.append(String.format(Locale.ROOT, " %.1f%% of the best BULK: %s", pct, verdict(pct)));
+            notes.add(b.toString());
+        }
+    }
+
     /** The seed's scale for a percentage of BULK. */
     static String verdict(double percent) {
         if (percent < 10) {
