@@ -58,6 +58,7 @@ public final class AdaptiveVsBulkBenchmark {
         if ((args.flag("--cargo") || rustBench != null) && impls.contains(Implementation.RUST)) {
             vs.add(new Variant("BULK", "librdkafka", "-", 1, "1000-event frames",
                     new CargoBenchTrial(CargoBenchTrial.findCrate(args), rustBench, "BULK", broker)));
+            Bench.cargoNote(report);
         }
         String[][] adaptive = {{"ADAPTIVE_AUTO", "auto"}, {"ADAPTIVE_L10", "L10_MAX"}, {"ADAPTIVE_L9", "L9_EXTREME"}};
         for (String[] a : adaptive) {

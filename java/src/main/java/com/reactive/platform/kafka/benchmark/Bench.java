@@ -56,6 +56,15 @@ final class Bench {
         }
     }
 
+    /** Said whenever the Rust bench's BULK runs: its events are its own. */
+    static void cargoNote(Report report) {
+        if (!Events.kind.equals("x")) {
+            report.note("the librdkafka BULK rows use the Rust bench's own events (a counter and 'x' bytes, which lz4 "
+                    + "squeezes to almost nothing), the other rows JSON-like events: run with --events x to compare "
+                    + "like for like");
+        }
+    }
+
     static void setRun(Report report, Duration d, int rounds) {
         report.setRun(d.toMillis() / 1000.0, rounds);
     }

@@ -92,6 +92,9 @@ public final class KafkaBaselineBenchmark {
         String rustBench = args.option("--rust-bench", null);
         boolean cargo = (args.flag("--cargo") || rustBench != null) && args.impls().contains(Implementation.RUST);
         Path crate = CargoBenchTrial.findCrate(args);
+        if (cargo) {
+            Bench.cargoNote(report);
+        }
         List<Variant> vs = new ArrayList<>();
         for (String m : modes) {
             int perSend = switch (m) {
