@@ -7,12 +7,17 @@
 #   scripts/java-bench-smoke.sh              # pure Java; Rust rows say "rust: unavailable (...)"
 #   MVN_ARGS=-Dmicrobatch.native=true scripts/java-bench-smoke.sh   # with the Rust collector built in
 #
+#   BENCH_BROKER=127.0.0.1:9092 scripts/java-bench-smoke.sh           # Kafka rows against a real broker
+#
 # Takes two to three minutes. JSON goes to $OUT (default target/bench-smoke/ under java/).
+# For CI, after the broker is started in scripts/test.sh:
+#   MVN_ARGS=-Dmicrobatch.native=true BENCH_BROKER=$MICROBATCH_TEST_BOOTSTRAP scripts/java-bench-smoke.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 POM=java/pom.xml
 OUT=${OUT:-java/target/bench-smoke}
 MVN_ARGS=${MVN_ARGS:-}
+B=${BENCH_BROKER:-mock}
 PKG=com.reactive.platform.kafka.benchmark
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json
@@ -36,15 +41,15 @@ run() {
 }
 
 short="--rounds 1 --warmup 0.5"
-run KafkaBaselineBenchmark ALL 1 mock "$OUT/kafka-baseline" $short
-run AdaptiveVsBulkBenchmark 1 mock $short
-run CalibrationBenchmark mock L9_EXTREME L7_HIGH --rounds 1 --duration 1 --db "$OUT/calibration.db"
+run KafkaBaselineBenchmark ALL 1 "$B" "$OUT/kafka-baseline" $short
+run AdaptiveVsBulkBenchmark 1 "$B" $short
+run CalibrationBenchmark "$B" L9_EXTREME L7_HIGH --rounds 1 --duration 1 --db "$OUT/calibration.db"
 echo "=== CalibrationBenchmark --status"   # prints the database, writes no JSON
 mvn -q -f "$POM" $MVN_ARGS exec:java -Dexec.mainClass="$PKG.CalibrationBenchmark" \
     -Dexec.args="--status --db $OUT/calibration.db" 2>&1 | grep -v '^SLF4J:' | sed 's/^/  /'
-run QuickBatchTest mock --duration 1 $short
-run BatchSizeExplorer mock --duration 1 --sizes 100,10000 $short
-run OnlineLearningBenchmark mock --duration 1 --phases 1000,100000,0
+run QuickBatchTest "$B" --duration 1 $short
+run BatchSizeExplorer "$B" --duration 1 --sizes 100,10000 $short
+run OnlineLearningBenchmark "$B" --duration 1 --phases 1000,100000,0
 run CollectorComparisonBenchmark --duration 1 --threads 1,2 $short
 run RingBufferMicroBenchmark --duration 1 --iterations 1 --warmups 0
 echo "java benchmark smoke: all mains ran"
