@@ -50,7 +50,14 @@ public final class OnlineLearningBenchmark {
         for (String p : args.option("--phases", "1000,20000,500000,0").split(",")) {
             phases.add(Long.parseLong(p.trim()));
         }
-        String db = args.option("--db", java.nio.file.Files.createTempFile("online-learning-", ".db").toString());
+        String db = args.option("--db", null);
+        if (db == null) {
+            java.nio.file.Path tmp = java.nio.file.Files.createTempFile("online-learning-", ".db");
+            db = tmp.toString();
+            for (String suffix : new String[] {"", "-wal", "-shm", "-journal"}) {
+                new java.io.File(db + suffix).deleteOnExit();
+            }
+        }
         List<Implementation> impls = Impls.runnable(args, report);
         Map<String, List<PhaseResult>> byKey = new LinkedHashMap<>();
         for (int r = 0; r < rounds; r++) {
