@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Smoke run of the seed's seven Java benchmark mains (and the collector comparison), each for
+# about a second per round against the embedded stand-ins (broker "mock"), with --impl both:
+# checks that every main runs, prints its table and writes its JSON with no failed variant.
+# No performance assertion: the figures of a one-second run on a shared machine mean nothing.
+#
+#   scripts/java-bench-smoke.sh              # pure Java; Rust rows say "rust: unavailable (...)"
+#   MVN_ARGS=-Dmicrobatch.native=true scripts/java-bench-smoke.sh   # with the Rust collector built in
+#
+#   BENCH_BROKER=127.0.0.1:9092 scripts/java-bench-smoke.sh           # Kafka rows against a real broker
+#
+# Takes two to three minutes. JSON goes to $OUT (default target/bench-smoke/ under java/).
+# For CI, after the broker is started in scripts/test.sh:
+#   MVN_ARGS=-Dmicrobatch.native=true BENCH_BROKER=$MICROBATCH_TEST_BOOTSTRAP scripts/java-bench-smoke.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+POM=java/pom.xml
+OUT=${OUT:-java/target/bench-smoke}
+MVN_ARGS=${MVN_ARGS:-}
+B=${BENCH_BROKER:-mock}
+PKG=com.reactive.platform.kafka.benchmark
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json
+
+# Compile once (and build the native library when asked), then run each main without recompiling.
+mvn -q -f "$POM" $MVN_ARGS -DskipTests package >/dev/null
+
+run() {
+  local main=$1; shift
+  local json="$OUT/$main.json"
+  echo "=== $main $*"
+  mvn -q -f "$POM" $MVN_ARGS exec:java -Dexec.mainClass="$PKG.$main" \
+      -Dexec.args="$* --json $json" 2>&1 | grep -v '^SLF4J:' | sed 's/^/  /'
+  if [[ ! -s $json ]]; then
+    echo "FAIL: $main wrote no JSON" >&2; return 1
+  fi
+  if ! grep -q '"failures":\[\]' "$json"; then
+    echo "FAIL: $main had failed variants:" >&2
+    grep -o '"failures":\[[^]]*\]' "$json" >&2; return 1
+  fi
+}
+
+short="--rounds 1 --warmup 0.5"
+run KafkaBaselineBenchmark ALL 1 "$B" "$OUT/kafka-baseline" $short
+run AdaptiveVsBulkBenchmark 1 "$B" $short
+run CalibrationBenchmark "$B" L9_EXTREME L7_HIGH --rounds 1 --duration 1 --db "$OUT/calibration.db"
+echo "=== CalibrationBenchmark --status"   # prints the database, writes no JSON
+mvn -q -f "$POM" $MVN_ARGS exec:java -Dexec.mainClass="$PKG.CalibrationBenchmark" \
+    -Dexec.args="--status --db $OUT/calibration.db" 2>&1 | grep -v '^SLF4J:' | sed 's/^/  /'
+run QuickBatchTest "$B" --duration 1 $short
+run BatchSizeExplorer "$B" --duration 1 --sizes 100,10000 $short
+run OnlineLearningBenchmark "$B" --duration 1 --phases 1000,100000,0
+run CollectorComparisonBenchmark --duration 1 --threads 1,2 $short
+run RingBufferMicroBenchmark --duration 1 --iterations 1 --warmups 0
+echo "java benchmark smoke: all mains ran"
