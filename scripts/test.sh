@@ -43,6 +43,9 @@ step "Java library (mvn verify): both implementations through one contract suite
 # packs libmicrobatch.so into the jar; the Java tests load it from there.
 mvn -B -ntp -f java/pom.xml verify -Dmicrobatch.native=true -Dmicrobatch.test.kafka="$MICROBATCH_TEST_BOOTSTRAP"
 
+step "the seed's Java benchmark mains, smoke run (both implementations, embedded brokers, no performance assertion)"
+MVN_ARGS=-Dmicrobatch.native=true scripts/java-bench-smoke.sh
+
 if [[ -f tests/loom.rs ]]; then
   step "loom model checks of the ring and gate protocols"
   # A separate target dir: --cfg loom rebuilds everything.
