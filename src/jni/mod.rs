@@ -116,18 +116,33 @@ thread_local! {
 
 /// Copies `array` out of the JVM and runs `f` on the bytes.
 fn with_bytes<R>(env: &mut JNIEnv<'_>, array: &JByteArray<'_>, what: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    SCRATCH.with(|scratch| copy_out(env, array, what, &mut scratch.borrow_mut()).map(f))
+}
+
+/// Copies the bytes of `array` into `buf` (grown as needed) and returns
+/// them. The hot part of every submit: two calls through the JNI function
+/// table, without the wrapper's exception checks, which cannot fire here.
+fn copy_out<'b>(env: &mut JNIEnv<'_>, array: &JByteArray<'_>, what: &str, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
     if array.is_null() {
         return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("{what} is null")));
     }
-    let len = env.get_array_length(array).map_err(jni_error)? as usize;
-    SCRATCH.with(|scratch| {
-        let mut buf = scratch.borrow_mut();
-        buf.resize(len, 0);
-        // SAFETY: i8 and u8 have the same layout.
-        let bytes = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut i8, len) };
-        env.get_byte_array_region(array, 0, bytes).map_err(jni_error)?;
-        Ok(f(&buf))
-    })
+    let raw = env.get_raw();
+    // SAFETY: `raw` is this thread's JNIEnv (we are inside a native call on
+    // it) and `array` a live, non-null local reference to a byte[]: both
+    // calls are defined for it. The region [0, len) is the whole array, so
+    // GetByteArrayRegion cannot raise ArrayIndexOutOfBoundsException.
+    unsafe {
+        let functions = &**raw;
+        let (Some(length_of), Some(copy_region)) = (functions.GetArrayLength, functions.GetByteArrayRegion) else {
+            return Err(Error::new(Code::MB_ERR_INTERNAL, "the JVM's JNI function table lacks GetByteArrayRegion"));
+        };
+        let len = length_of(raw, array.as_raw()).max(0) as usize;
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        copy_region(raw, array.as_raw(), 0, len as jsize, buf.as_mut_ptr() as *mut i8);
+        Ok(&buf[..len])
+    }
 }
 
 /// Checks `offset` and `count` against an array of `len`.
@@ -221,39 +236,53 @@ pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_Native
 ) -> jint {
     run(&mut env, 0, |env| {
         let handle = handle(h)?;
-        for_each_event(env, &events, offset, count, |env, event| {
-            match with_bytes(env, event, "an event", |bytes| handle.submit(bytes))? {
-                Ok(()) => Ok(true),
-                Err(e) if e.code() == Code::MB_ERR_FULL => Ok(false),
-                Err(e) => Err(e),
-            }
+        for_each_event(env, &events, offset, count, |bytes| match handle.submit(bytes) {
+            Ok(()) => Ok(true),
+            Err(e) if e.code() == Code::MB_ERR_FULL => Ok(false),
+            Err(e) => Err(e),
         })
     })
 }
 
-/// Runs `f` on `events[offset..offset+count)` in order while it returns
-/// true; returns how many it accepted. One local reference at a time.
+/// Runs `f` on the bytes of `events[offset..offset+count)` in order while
+/// it returns true; returns how many it accepted. One local reference at a
+/// time, one scratch buffer for the batch.
 fn for_each_event<'l>(
     env: &mut JNIEnv<'l>,
     events: &JObjectArray<'l>,
     offset: jint,
     count: jint,
-    mut f: impl FnMut(&mut JNIEnv<'l>, &JByteArray<'l>) -> Result<bool>,
+    mut f: impl FnMut(&[u8]) -> Result<bool>,
 ) -> Result<jint> {
     if events.is_null() {
         return Err(Error::new(Code::MB_ERR_NULL_ARG, "events is null"));
     }
     let len = env.get_array_length(events).map_err(jni_error)?;
     let (offset, count) = range(offset, count, len)?;
-    for i in 0..count {
-        let event = JByteArray::from(env.get_object_array_element(events, offset + i).map_err(jni_error)?);
-        let taken = f(env, &event);
-        let _ = env.delete_local_ref(event);
-        if !taken? {
-            return Ok(i);
+    let raw = env.get_raw();
+    // SAFETY: this thread's JNIEnv, inside a native call on it.
+    let functions = unsafe { &**raw };
+    let (Some(element_at), Some(delete_local)) = (functions.GetObjectArrayElement, functions.DeleteLocalRef) else {
+        return Err(Error::new(Code::MB_ERR_INTERNAL, "the JVM's JNI function table lacks GetObjectArrayElement"));
+    };
+    SCRATCH.with(|scratch| {
+        let mut buf = scratch.borrow_mut();
+        for i in 0..count {
+            // SAFETY: `events` is a live non-null Object[] and `offset + i` is
+            // inside it (checked by `range`), so no exception can be raised;
+            // the local reference is deleted below, so a batch of any size
+            // holds one at a time.
+            let event = unsafe { JByteArray::from_raw(element_at(raw, events.as_raw(), offset + i)) };
+            let taken = copy_out(env, &event, "an event", &mut buf).and_then(&mut f);
+            // SAFETY: `event` is the local reference made above (or null,
+            // which DeleteLocalRef accepts).
+            unsafe { delete_local(raw, event.into_raw()) };
+            if !taken? {
+                return Ok(i);
+            }
         }
-    }
-    Ok(count)
+        Ok(count)
+    })
 }
 
 /// `long submitTracked(long handle, byte[] event)`: the event's ticket (> 0),
@@ -303,8 +332,8 @@ pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_Native
             return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("tickets holds fewer than {count} entries")));
         }
         let mut issued: Vec<jlong> = Vec::with_capacity(count.max(0) as usize);
-        let accepted = for_each_event(env, &events, offset, count, |env, event| {
-            let ticket = refused_as_negative(with_bytes(env, event, "an event", |b| handle.submit_tracked(b))?)?;
+        let accepted = for_each_event(env, &events, offset, count, |bytes| {
+            let ticket = refused_as_negative(handle.submit_tracked(bytes))?;
             issued.push(ticket);
             Ok(ticket > 0)
         });
