@@ -203,6 +203,14 @@ fn race_mpsc() {
     check_program("tests/c/race.c", "race_mpsc", Lang::C, &["40", "mpsc"], &["4", "mpsc"]);
 }
 
+/// The C ABI used wrongly: calls after (double) free, free under callers
+/// blocked in wait, flush and poll, absurd sizes, nonsense configuration, a
+/// pointer that is no collector, tiny error buffers (tests/c/misuse.c).
+#[test]
+fn misuse() {
+    check_program("tests/c/misuse.c", "misuse", Lang::C, &["20"], &["3"]);
+}
+
 #[test]
 fn frame() {
     check_program("tests/c/frame.c", "frame", Lang::C, &["20000"], &["500"]);
