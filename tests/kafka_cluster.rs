@@ -226,21 +226,24 @@ fn single_broker_killed_and_restarted_loses_no_acknowledged_event() {
     let c = collector(&bootstrap, &topic);
     let run = run_tag();
     let mut frozen = (0, 0);
+    let mut away = Duration::ZERO;
     let (submitted, ok, failed) = run_with(&c, run, || {
         std::thread::sleep(Duration::from_secs(2));
         assert!(c.status().delivered > 0, "delivering before the kill");
+        let t = Instant::now();
         script(&["kill"]);
         std::thread::sleep(Duration::from_millis(500));
         let d0 = c.status().delivered;
         std::thread::sleep(Duration::from_secs(2));
         frozen = (d0, c.status().delivered);
         script(&["resume"]);
+        away = t.elapsed();
         std::thread::sleep(Duration::from_secs(3));
     });
     assert_eq!(frozen.0, frozen.1, "nothing is delivered while the only broker is dead");
     check_books(
         scenario,
-        "SIGKILL of the only broker mid-run, restarted on its data ~3 s later (acks=all, idempotence)",
+        &format!("SIGKILL of the only broker mid-run, back on its data {:.1} s later (acks=all, idempotence)", away.as_secs_f64()),
         &bootstrap,
         &topic,
         run,
