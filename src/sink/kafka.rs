@@ -280,8 +280,13 @@ impl KafkaSink {
                  Lower batch.max.bytes or raise kafka.message.max.bytes (and the broker's message.max.bytes)"
             )));
         }
-        // delivery.timeout.ms is librdkafka's alias of message.timeout.ms.
-        let timeout = client.get("message.timeout.ms").or_else(|| client.get("delivery.timeout.ms")).unwrap_or("300000");
+        // delivery.timeout.ms is librdkafka's alias of message.timeout.ms;
+        // the caller's own setting wins over our default.
+        let timeout = ["message.timeout.ms", "delivery.timeout.ms"]
+            .iter()
+            .find_map(|k| settings.properties.get(*k).map(String::as_str))
+            .or_else(|| client.get("message.timeout.ms"))
+            .unwrap_or("300000");
         let timeout: u64 = timeout
             .parse()
             .map_err(|_| Error::invalid_config("`kafka.message.timeout.ms` must be an integer"))?;
