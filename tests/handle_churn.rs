@@ -8,6 +8,9 @@ use microbatch::ffi::*;
 use microbatch::Code;
 use std::ffi::CString;
 
+/// Both tests measure this process's resident set: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
@@ -32,6 +35,7 @@ fn cycle(pairs: &[(&str, &str)], events: usize) {
 
 #[test]
 fn create_and_free_keeps_memory_flat() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Each collector touches about 400 KiB of its rings (2000 events of 200 bytes).
     let pairs = [("sink", "null"), ("partitions", "1"), ("level", "L10_MAX")];
     for _ in 0..20 {
@@ -52,6 +56,7 @@ fn create_and_free_keeps_memory_flat() {
 /// a drain finds it ended (README, "Close"); drained, it is released too.
 #[test]
 fn freed_queue_is_released_once_drained() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use microbatch::tracking::AckEvent;
     let pairs = [("sink", "null"), ("partitions", "1"), ("level", "L10_MAX"), ("tracking.queue", "true")];
     let run = |drain: bool| {
