@@ -39,7 +39,8 @@ typedef enum mb_result {
    */
   MB_ERR_FULL = 3,
   /**
-   * The event is larger than `event.max.bytes`.
+   * The event is larger than `event.max.bytes`, or a result is larger
+   * than the buffer given for it (the call says how much it needs).
    */
   MB_ERR_TOO_LARGE = 4,
   /**
@@ -200,7 +201,7 @@ typedef struct mb_status {
    */
   uint64_t interval_us;
   /**
-   * Event rate measured over the last complete pressure window.
+   * Events submitted per second over the last complete pressure window.
    */
   double rate_per_sec;
   /**
@@ -217,6 +218,46 @@ typedef struct mb_status {
    * The most tracking slots ever in use at once (of `tracking.slots`).
    */
   uint64_t tracking_high_water;
+  /**
+   * Wait from enqueue to the sink's acknowledgement over the last
+   * complete pressure window, microseconds: median. Each frame's oldest
+   * event stands for the whole frame, so these are upper bounds.
+   */
+  uint64_t latency_p50_us;
+  /**
+   * ... 99th percentile; the level's budget bounds it.
+   */
+  uint64_t latency_p99_us;
+  /**
+   * ... 99.9th percentile.
+   */
+  uint64_t latency_p999_us;
+  /**
+   * ... maximum.
+   */
+  uint64_t latency_max_us;
+  /**
+   * Windows whose score fell more than 10% under their config's average.
+   */
+  uint64_t regressions;
+  /**
+   * Calibration store faults (open, read, write); delivery never depends on it.
+   */
+  uint64_t calibration_errors;
+  /**
+   * Windows calibration has learned from.
+   */
+  uint64_t calibration_windows;
+  /**
+   * 1: a frame also goes at once when its flush thread has no send
+   * outstanding (flush-when-idle), in the current config.
+   */
+  uint32_t idle_flush;
+  /**
+   * 1: the calibration store is open and writable (0 when calibration is
+   * off or its store failed).
+   */
+  uint32_t calibration_persistent;
 } mb_status;
 
 /**
@@ -272,7 +313,10 @@ void mb_config_free(struct mb_config *cfg);
 /**
  * Creates a collector from `cfg` (which is not consumed and may be freed
  * right after) and starts its flush threads. On success `*out` holds the
- * handle; free it with mb_collector_free.
+ * handle; free it with mb_collector_free. A calibration store that cannot
+ * be used (corrupt, unreadable, read-only, locked) does not fail creation:
+ * the collector runs on its bootstrap configs, mb_last_error says why, and
+ * status counts it in `calibration_errors`.
  */
 enum mb_result mb_collector_new(const struct mb_config *cfg, struct mb_collector **out);
 
@@ -374,6 +418,20 @@ enum mb_result mb_frame_decode(const uint8_t *frame,
                                mb_event_cb cb,
                                void *ctx,
                                uint32_t *count_out);
+
+/**
+ * Writes what the calibration database at `path` holds as one JSON object
+ * (NUL-terminated) into `buf`: per level the config a collector entering it
+ * loads (`learned` false: the bootstrap), its expected score and p99, the
+ * windows and configs recorded, regressions, demotions and the last
+ * regression (ms since the epoch). `path` NULL means the default
+ * `~/.reactive/calibration.db`. `*needed` (`needed` may be NULL) receives
+ * the bytes the answer takes with its NUL; if `len` is smaller, nothing is
+ * written and MB_ERR_TOO_LARGE is returned, so a caller can size `buf` with
+ * a first call of `len` 0. A missing or unreadable database returns
+ * MB_ERR_CALIBRATION. The file is only read, never created.
+ */
+enum mb_result mb_calibration_status_json(const char *path, char *buf, size_t len, size_t *needed);
 
 /**
  * Copies this thread's last error message into `buf` (NUL-terminated,

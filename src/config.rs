@@ -52,6 +52,12 @@ pub const KEYS: &[KeyInfo] = &[
     KeyInfo { name: "sink", default: "kafka, or callback once a frame callback is set", doc: "`kafka`, `null` (count and drop) or `callback`" },
     KeyInfo { name: "kafka.topic", default: "microbatch", doc: "topic the Kafka sink writes to" },
     KeyInfo { name: "kafka.mode", default: "frame", doc: "`frame`: one record per frame; `record`: one record per event" },
+    KeyInfo { name: "calibration.enabled", default: "true", doc: "`true`: learn (N, T, flush-when-idle) per level and apply what was learned; `false`: run on the bootstrap configs" },
+    KeyInfo { name: "calibration.path", default: "~/.reactive/calibration.db", doc: "SQLite file of what was learned (`~` expanded, folder created), shared by processes; `:memory:` keeps it for this collector only" },
+    KeyInfo { name: "calibration.explore", default: "true", doc: "`true`: try configs other than the best; `false`: only apply the best" },
+    KeyInfo { name: "calibration.explore.ratio", default: "0.2", doc: "share of trials drawn at random from the level's grid (0..=1); the rest refine around the best" },
+    KeyInfo { name: "calibration.seed", default: "auto", doc: "`auto` (from the clock) or an integer seeding exploration, for reproducible runs" },
+    KeyInfo { name: "calibration.target.latency.us", default: "5000", doc: "preferred p99 wait to acknowledgement inside the level's budget (0..=30000000); see README, \"The score\"" },
 ];
 
 #[derive(Clone)]
@@ -76,6 +82,8 @@ pub struct Config {
     pub sink: SinkChoice,
     /// `kafka.<property>` keys, passed to the Kafka client verbatim.
     pub kafka: BTreeMap<String, String>,
+    /// `calibration.*` keys.
+    pub calibration: crate::calibration::Settings,
     /// Whether `sink` was set explicitly (so a later callback does not override it).
     sink_explicit: bool,
 }
@@ -101,6 +109,7 @@ impl Default for Config {
             ack_callback: None,
             sink: SinkChoice::Kafka,
             kafka: BTreeMap::new(),
+            calibration: crate::calibration::Settings::default(),
             sink_explicit: false,
         }
     }
@@ -181,6 +190,41 @@ impl Config {
                     _ => return Err(Error::invalid_config(format!("`sink` must be kafka, null or callback, got \"{value}\""))),
                 };
                 self.sink_explicit = true;
+            }
+            "calibration.enabled" => self.calibration.enabled = parse_bool(key, value)?,
+            "calibration.explore" => self.calibration.explore = parse_bool(key, value)?,
+            "calibration.path" => {
+                if value.trim().is_empty() || value.contains('\0') {
+                    return Err(Error::invalid_config(format!(
+                        "`calibration.path` must be a file path (`~/` allowed) or :memory:, got \"{value}\""
+                    )));
+                }
+                self.calibration.path = value.trim().to_string();
+            }
+            "calibration.explore.ratio" => {
+                self.calibration.explore_ratio = match value.trim().parse::<f64>() {
+                    Ok(v) if (0.0..=1.0).contains(&v) => v,
+                    _ => {
+                        return Err(Error::invalid_config(format!(
+                            "`calibration.explore.ratio` must be a number from 0 to 1, got \"{value}\""
+                        )))
+                    }
+                }
+            }
+            "calibration.seed" => {
+                self.calibration.seed = if value.trim().eq_ignore_ascii_case("auto") {
+                    None
+                } else {
+                    Some(value.trim().parse::<u64>().map_err(|_| {
+                        Error::invalid_config(format!(
+                            "`calibration.seed` must be auto or an integer from 0 to {}, got \"{value}\"",
+                            u64::MAX
+                        ))
+                    })?)
+                }
+            }
+            "calibration.target.latency.us" => {
+                self.calibration.target_latency_us = parse_int(key, value, 0, 30_000_000)?
             }
             "kafka.mode" if !matches!(value, "frame" | "record") => {
                 return Err(Error::invalid_config(format!("`kafka.mode` must be frame or record, got \"{value}\"")))
@@ -298,12 +342,18 @@ mod tests {
             ("sink", "null"),
             ("kafka.topic", "events"),
             ("kafka.mode", "record"),
+            ("calibration.enabled", "false"),
+            ("calibration.path", ":memory:"),
+            ("calibration.explore", "false"),
+            ("calibration.explore.ratio", "0.5"),
+            ("calibration.seed", "42"),
+            ("calibration.target.latency.us", "2000"),
         ];
         assert_eq!(good.len(), KEYS.len(), "a documented key has no test");
         for (k, v) in good {
             let mut c = Config::default();
             c.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
-            let bad = if k == "kafka.topic" { "" } else { "bogus" };
+            let bad = if matches!(k, "kafka.topic" | "calibration.path") { "" } else { "bogus" };
             let e = c.set(k, bad).unwrap_err();
             assert_eq!(e.code(), Code::MB_ERR_INVALID_CONFIG);
             assert!(e.message().contains(k), "{}", e.message());
@@ -346,6 +396,26 @@ mod tests {
         let mut c = Config::default();
         c.set("ring.capacity.bytes", "4096").unwrap();
         assert!(c.validate().unwrap_err().message().contains("ring.capacity.bytes"));
+    }
+
+    #[test]
+    fn calibration_keys_keep_their_values_and_say_what_is_allowed() {
+        let mut c = Config::default();
+        assert_eq!(c.calibration.path, "~/.reactive/calibration.db");
+        assert!(c.calibration.enabled && c.calibration.explore && c.calibration.seed.is_none());
+        c.set("calibration.explore.ratio", "0").unwrap();
+        c.set("calibration.seed", "18446744073709551615").unwrap();
+        c.set("calibration.path", " /tmp/x.db ").unwrap();
+        assert_eq!((c.calibration.explore_ratio, c.calibration.seed), (0.0, Some(u64::MAX)));
+        assert_eq!(c.calibration.path, "/tmp/x.db");
+        let e = c.set("calibration.explore.ratio", "1.5").unwrap_err();
+        assert!(e.message().contains("from 0 to 1"), "{}", e.message());
+        let e = c.set("calibration.target.latency.us", "30000001").unwrap_err();
+        assert!(e.message().contains("from 0 to 30000000"), "{}", e.message());
+        assert!(c.set("calibration.seed", "-1").is_err());
+        c.set("calibration.seed", "auto").unwrap();
+        assert_eq!(c.calibration.seed, None);
+        assert_eq!(c.calibration.explore_ratio, 0.0, "a refused value leaves the config unchanged");
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub enum mb_result {
     /// The ring for this thread is full and `submit.block.ms` is 0 (or ran out).
     /// The event was not taken; the caller still owns it and may retry.
     MB_ERR_FULL = 3,
-    /// The event is larger than `event.max.bytes`.
+    /// The event is larger than `event.max.bytes`, or a result is larger
+    /// than the buffer given for it (the call says how much it needs).
     MB_ERR_TOO_LARGE = 4,
     /// The collector has been freed or is shutting down.
     MB_ERR_CLOSED = 5,

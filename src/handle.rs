@@ -49,6 +49,11 @@ impl Handle {
     /// Creates a collector and a handle that owns it.
     pub fn create(config: &Config) -> Result<&'static Handle> {
         let collector = Box::new(Collector::new(config)?);
+        if let Some(why) = collector.calibration_open_error() {
+            // The collector runs (on bootstrap configs); the caller can still
+            // learn why its calibration store is not used.
+            crate::ffi::set_last_error(&format!("calibration store not used: {why}"));
+        }
         let handle: &'static Handle = Box::leak(Box::new(Handle {
             magic: MAGIC,
             gates_id: collector.gates().id(),

@@ -14,10 +14,12 @@
 //! * [`config`]: string keys, validated at set time.
 //! * [`tracking`]: acknowledged submits: tickets, waiting, the completion
 //!   queue, delivery accounting, and the sinks' [`sink::Completion`].
+//! * [`calibration`]: learning the best (N, T) per level, kept in SQLite.
 //! * [`handle`]: stale-safe handles for foreign callers.
 //! * `ffi`: the C ABI (`include/microbatch.h`), a thin layer over the above.
 //! * `jni`: the Java bridge (`NativeBridge`'s native methods), as thin.
 
+pub mod calibration;
 pub mod collector;
 pub mod config;
 pub mod error;

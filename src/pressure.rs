@@ -135,12 +135,18 @@ impl PressureLevel {
         Self::ALL.into_iter().rev().find(|l| l.budget() <= latency_max)
     }
 
-    /// The seed's bootstrap configuration: N = budget_ms x 1000 events,
-    /// T = budget. N is then capped by `batch.max.events`.
+    /// The bootstrap configuration: the seed's N = budget_ms x 1000 events
+    /// (capped by `batch.max.events`), and T = half the budget.
+    ///
+    /// The budget bounds the wait from enqueue to the sink's acknowledgement,
+    /// so T must leave room for the send: with the seed's T = budget, a lone
+    /// event at L2_FAST (5 ms) was acknowledged after 5.09 ms. Half is a
+    /// starting point that keeps every level inside its budget against a
+    /// local broker; calibration then learns the T each level can afford.
     pub fn bootstrap(self, batch_max_events: u64) -> BatchParams {
         BatchParams {
             max_events: (self.budget_ms() * 1000).min(batch_max_events).max(1),
-            max_wait: self.budget(),
+            max_wait: self.budget() / 2,
         }
     }
 }
@@ -193,6 +199,20 @@ impl RateMeter {
     /// The rate measured over the last complete window (events per second).
     pub fn last_rate(&self) -> f64 {
         self.last_rate
+    }
+
+    /// Whether the window running at `now` is complete (the next `record`
+    /// ends it), so a caller can count events only when it matters.
+    pub fn due(&self, now: std::time::Instant) -> bool {
+        now.saturating_duration_since(self.window_start) >= self.window
+    }
+
+    /// Starts the window over at `now`, forgetting what it counted: the
+    /// collector does so when the flush config changes mid-window, so that
+    /// every window measures one config for its whole length.
+    pub fn restart(&mut self, now: std::time::Instant) {
+        self.window_start = now;
+        self.events_in_window = 0;
     }
 
     /// Counts `events` taken at `now`. Returns the new level when a window
@@ -264,11 +284,15 @@ mod tests {
     }
 
     #[test]
-    fn bootstrap_is_budget_times_1000_capped() {
+    fn bootstrap_is_budget_times_1000_capped_and_waits_half_the_budget() {
         assert_eq!(
             L5Balanced.bootstrap(u64::MAX),
-            BatchParams { max_events: 100_000, max_wait: Duration::from_millis(100) }
+            BatchParams { max_events: 100_000, max_wait: Duration::from_millis(50) }
         );
+        assert_eq!(L1Realtime.bootstrap(u64::MAX).max_wait, Duration::from_micros(500));
+        for level in PressureLevel::ALL {
+            assert!(level.bootstrap(u64::MAX).max_wait < level.budget(), "{level}: T leaves room for the send");
+        }
         assert_eq!(L1Realtime.bootstrap(u64::MAX).max_events, 1_000);
         assert_eq!(L10Max.bootstrap(u64::MAX).max_events, 30_000_000);
         assert_eq!(L10Max.bootstrap(10_000).max_events, 10_000);
@@ -295,6 +319,19 @@ mod tests {
         assert!((meter.last_rate() - 300_000.0).abs() < 1.0);
         // An idle window falls back to L1.
         assert_eq!(meter.record(0, start + Duration::from_secs(20)), Some(L1Realtime));
+    }
+
+    #[test]
+    fn a_restarted_window_runs_its_full_length_again() {
+        let start = Instant::now();
+        let mut meter = RateMeter::new(Duration::from_secs(10), L10Max, None);
+        meter.window_start = start;
+        assert_eq!(meter.record(500, start + Duration::from_secs(6)), None);
+        meter.restart(start + Duration::from_secs(6));
+        assert!(!meter.due(start + Duration::from_secs(15)));
+        assert!(meter.due(start + Duration::from_secs(16)));
+        // The 500 events before the restart are forgotten: 900 over 10 s.
+        assert_eq!(meter.record(900, start + Duration::from_secs(16)), Some(L2Fast));
     }
 
     #[test]

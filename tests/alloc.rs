@@ -135,6 +135,8 @@ fn the_counter_counts() {
 
 fn collector(ring: &str) -> Collector {
     let mut c = Config::default();
+    // Learned configs stay out of these tests (and out of the home folder).
+    c.set("calibration.path", ":memory:").unwrap();
     // 4 MiB rings hold all N events even if nothing drains: no FULL expected.
     for (k, v) in [("ring.type", ring), ("partitions", "1"), ("flush.threads", "1"), ("ring.capacity.bytes", "4194304")] {
         c.set(k, v).unwrap();

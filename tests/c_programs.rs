@@ -36,10 +36,14 @@ fn lib_dir() -> &'static Path {
             .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()))
             .to_path_buf();
         let name = format!("{}microbatch{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-        // Cargo writes the cdylib to deps/ and links it up to target/<profile>/.
+        // Cargo writes the cdylib to deps/ and copies it up to
+        // target/<profile>/ on `cargo build`; a `cargo test` refreshes only
+        // deps/, so take the newer of the two.
+        let modified = |d: &PathBuf| std::fs::metadata(d.join(&name)).and_then(|m| m.modified()).ok();
         [dir.clone(), dir.join("deps")]
             .into_iter()
-            .find(|d| d.join(&name).is_file())
+            .filter(|d| modified(d).is_some())
+            .max_by_key(modified)
             .unwrap_or_else(|| {
                 panic!("{name} is in neither {0} nor {0}/deps: cargo builds the cdylib with the library", dir.display())
             })

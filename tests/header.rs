@@ -39,6 +39,7 @@ fn header_declares_the_whole_api() {
         "typedef int32_t (*mb_event_cb)(void *ctx, const uint8_t *event, size_t len);",
         "size_t mb_last_error(char *buf, size_t len);",
         "const char *mb_result_name(mb_result r);",
+        "mb_result mb_calibration_status_json(const char *path, char *buf, size_t len, size_t *needed);",
     ] {
         assert!(header.contains(decl), "header lacks `{decl}`");
     }

@@ -15,6 +15,14 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 
+/// One test at a time: the budget test measures waits of a few ms, which
+/// the other tests' 20,000-event runs against the same broker would distort.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn bootstrap() -> Option<String> {
     let b = std::env::var("MICROBATCH_TEST_BOOTSTRAP").ok().filter(|s| !s.is_empty());
     if b.is_none() {
@@ -38,6 +46,8 @@ fn check(rc: Code) {
 
 fn collector(pairs: &[(&str, &str)]) -> Collector {
     let cfg = mb_config_new();
+    // Learned configs stay out of these tests (and out of the home folder).
+    check(mb_config_set(cfg, c"calibration.path".as_ptr(), c":memory:".as_ptr()));
     for (k, v) in pairs {
         let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
         check(mb_config_set(cfg, k.as_ptr(), v.as_ptr()));
@@ -129,21 +139,25 @@ use microbatch::Status as mb_status;
 
 #[test]
 fn frame_mode_delivers_every_event_once_in_order() {
+    let _serial = serial();
     exactly_once_in_order(&[], "frame");
 }
 
 #[test]
 fn record_mode_delivers_every_event_once_in_order() {
+    let _serial = serial();
     exactly_once_in_order(&[], "record");
 }
 
 #[test]
 fn acks_all_with_idempotence() {
+    let _serial = serial();
     exactly_once_in_order(&[("kafka.acks", "all"), ("kafka.enable.idempotence", "true")], "frame");
 }
 
 #[test]
 fn tracked_submit_returns_only_once_the_event_is_readable() {
+    let _serial = serial();
     let Some(bootstrap) = bootstrap() else { return };
     let topic = unique_topic("tracked");
     let c = collector(&[("kafka.bootstrap.servers", &bootstrap), ("kafka.topic", &topic), ("level", "L2_FAST"), ("kafka.acks", "all")]);
@@ -168,4 +182,64 @@ fn tracked_submit_returns_only_once_the_event_is_readable() {
         assert_eq!(events[ack.index as usize], ev.as_bytes());
     }
     mb_collector_free(c.0);
+}
+
+/// The p99 wait from enqueue to the broker's acknowledgement, over a pressure
+/// window at a steady light load, stays inside each level's budget with the
+/// level's config (no exploration), with librdkafka's own `linger.ms` at 0
+/// (its default 10 ms is a wait this library does not control). L1..L4 are
+/// left out: on a busy 2-core test machine the broker's tail (the JVM broker
+/// shares the cores) alone reaches their 1-50 ms budgets (see README, Known
+/// limits). A level gets a second window before it fails: one
+/// in which the host descheduled the process or the broker measures the host.
+#[test]
+fn the_wait_to_acknowledgement_stays_inside_each_budget_against_the_broker() {
+    let _serial = serial();
+    let Some(bootstrap) = bootstrap() else { return };
+    let topic = unique_topic("budget");
+    for level in 5..=6u32 {
+        let l = microbatch::PressureLevel::from_number(level).unwrap();
+        let over: Vec<u64> = (0..2)
+            .map(|_| broker_window_p99(&bootstrap, &topic, l))
+            .take_while(|&p99| p99 > l.budget_ms() * 1000)
+            .collect();
+        assert!(over.len() < 2, "{l}: p99 {over:?} us breaks the {} ms budget twice", l.budget_ms());
+    }
+}
+
+/// The p99 wait of the last complete window of a collector at `l`, 400 events/s.
+fn broker_window_p99(bootstrap: &str, topic: &str, l: microbatch::PressureLevel) -> u64 {
+    let window_ms = (l.budget_ms() * 4).max(300);
+    let (level_s, window_s) = (l.number().to_string(), window_ms.to_string());
+    let pairs = [
+        ("kafka.bootstrap.servers", bootstrap),
+        ("kafka.topic", topic),
+        ("level", level_s.as_str()),
+        ("pressure.window.ms", window_s.as_str()),
+        ("calibration.explore", "false"),
+        ("kafka.linger.ms", "0"),
+    ];
+    let c = collector(&pairs);
+    // The first send waits for the topic's metadata: not what is measured.
+    check(mb_collector_submit(c.0, [0u8; 8].as_ptr(), 8));
+    check(mb_collector_flush(c.0, 30_000));
+    let start = Instant::now();
+    let mut sent = 1u64;
+    while start.elapsed() < Duration::from_millis(window_ms * 7 / 2) {
+        let due = (start.elapsed().as_secs_f64() * 400.0) as u64;
+        while sent < due {
+            check(mb_collector_submit(c.0, sent.to_le_bytes().as_ptr(), 8));
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut st = mb_status::default();
+    check(mb_collector_status(c.0, &mut st));
+    eprintln!("{l}: p50 {} us, p99 {} us, max {} us (budget {} ms)", st.latency_p50_us, st.latency_p99_us, st.latency_max_us, l.budget_ms());
+    assert!(st.latency_p99_us > 0, "{l}: a window was measured");
+    check(mb_collector_flush(c.0, 30_000));
+    assert_eq!(mb_collector_status(c.0, &mut st), Code::MB_OK);
+    assert_eq!(st.delivered, sent, "{l}: every event delivered");
+    mb_collector_free(c.0);
+    st.latency_p99_us
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 fn config(pairs: &[(&str, &str)]) -> Config {
     let mut c = Config::default();
+    // Learned configs stay out of these tests (and out of the home folder).
+    c.set("calibration.path", ":memory:").unwrap();
     for (k, v) in pairs {
         c.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
     }

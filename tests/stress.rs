@@ -227,6 +227,8 @@ fn collector_config(ring: &str, sink: Arc<dyn Sink>) -> Config {
 
 fn collector_config_with(ring: &str, partitions: &str, sink: Arc<dyn Sink>) -> Config {
     let mut c = Config::default();
+    // Learned configs stay out of these tests (and out of the home folder).
+    c.set("calibration.path", ":memory:").unwrap();
     for (k, v) in [
         ("ring.type", ring),
         ("partitions", partitions),

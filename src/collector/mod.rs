@@ -32,25 +32,39 @@
 //! the open frame, a count, the exit. Everything else (first submit of a
 //! thread, tracked and large events, frames to open or seal, full rings,
 //! held or closed gates, MPSC) is out of line.
+//!
+//! Files, one job each: `submit.rs` (gates, homes, the submit paths),
+//! `gate.rs` (the SPSC gate word: lock, lease, close), `flush.rs` (flush
+//! threads and the flush rule), `window.rs` (pressure windows: the rate
+//! meter's input, what each window did, the report to calibration), and
+//! this file (the shared core, the collector's API, status).
 
+mod flush;
 pub mod gate;
+mod levels;
+mod submit;
+mod window;
 
 use crate::config::{Config, SinkChoice};
 use crate::error::{Code, Error, Result};
-use crate::frame::{encoded_len, FrameEncoder};
-use crate::pressure::{BatchParams, PressureLevel, RateMeter};
-use crate::ring::{Full, Ring, RingKind, SealedFrame, SpscRing};
+use crate::calibration::Calibration;
+use crate::pressure::{PressureLevel, RateMeter};
+use crate::ring::{Full, Ring};
 #[cfg(feature = "kafka")]
 use crate::sink::kafka::{KafkaSettings, KafkaSink};
-use crate::sink::{CallbackSink, Completion, NullSink, Sink};
+use crate::sink::{CallbackSink, NullSink, Sink};
 use crate::tracking::{Accounting, AckEvent, Tracker};
-use gate::{Entry, Held, Lessee, SpscGate, Who};
-use crossbeam_utils::{Backoff, CachePadded};
-use std::cell::Cell;
+use crossbeam_utils::CachePadded;
+use flush::FlushThread;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+pub use submit::Gates;
+pub(crate) use window::SendWatch;
+use levels::{unpack, LevelTable};
+use window::{SharedTally, Window, WindowStatus};
 
 /// A snapshot of the collector's counters and current flush parameters.
 /// At any quiescent point `submitted == delivered + failed + pending`.
@@ -75,7 +89,7 @@ pub struct Status {
     pub batch_events: u64,
     /// Current T in microseconds: a frame is flushed once its oldest event has waited this long.
     pub interval_us: u64,
-    /// Event rate measured over the last complete pressure window.
+    /// Events submitted per second over the last complete pressure window.
     pub rate_per_sec: f64,
     /// Client-level sink errors so far (e.g. Kafka brokers unreachable);
     /// mb_collector_flush's error message carries the last one.
@@ -85,537 +99,28 @@ pub struct Status {
     pub tracking_in_use: u64,
     /// The most tracking slots ever in use at once (of `tracking.slots`).
     pub tracking_high_water: u64,
-}
-
-/// What a submit touches of one partition besides its ring, on one cache
-/// line that the submitting core owns in the steady state.
-struct Gate {
-    /// SPSC: the partition's lock (see [`gate`]).
-    spsc: SpscGate,
-    /// MPSC: producers inside; close() waits for 0.
-    inside: AtomicU32,
-    /// Events accepted into this partition's ring.
-    submitted: AtomicU64,
-    /// The current N, copied from [`Core`] by `set_level`, so the fast path
-    /// finds it on this line.
-    max_events: AtomicU64,
-    event_max_bytes: usize,
-}
-
-impl Gate {
-    /// Counts an event accepted into this SPSC partition's ring. Only the
-    /// gate holder writes an SPSC counter, so a load and a store suffice;
-    /// Release pairs with the Acquire in `Gates::submitted`.
-    #[inline(always)]
-    fn count_spsc(&self) {
-        self.submitted.store(self.submitted.load(Ordering::Relaxed) + 1, Ordering::Release);
-    }
-}
-
-/// Admission control for all partitions. Outlives the collector when a C or
-/// Java handle holds it, so a stale handle still finds valid gates.
-pub struct Gates {
-    id: u64,
-    kind: RingKind,
-    closed: CachePadded<AtomicBool>,
-    /// Threads inside `Handle::with` (status, flush, ...).
-    users: CachePadded<AtomicUsize>,
-    gates: Box<[CachePadded<Gate>]>,
-}
-
-static NEXT_GATES_ID: AtomicU64 = AtomicU64::new(1);
-static NEXT_THREAD_NO: AtomicUsize = AtomicUsize::new(0);
-/// Every thread's lease flag (see `LEASE_BUSY`), so leak checkers see them
-/// as still in use rather than lost.
-static LEASE_FLAGS: Mutex<Vec<&'static CachePadded<crate::sync::AtomicU32>>> = Mutex::new(Vec::new());
-
-/// Where this thread submits for the collector it used last.
-#[derive(Clone, Copy)]
-struct Home {
-    /// Which collector: `Gates::id`, unique for the life of the process, so
-    /// an entry left behind by a dropped collector never matches another.
-    gates_id: u64,
-    partition: usize,
-    /// That partition's gate, inside the `Gates` of `gates_id`: valid while
-    /// the caller holds those gates, which a matching id implies.
-    gate: *const Gate,
-    /// That partition's SPSC ring, recorded by a submit that got through
-    /// the open gate (so the collector was alive); null for MPSC, and until
-    /// then. The fast path dereferences it only inside the open gate, where
-    /// the collector cannot have been dropped.
-    spsc: *const SpscRing,
-    /// This thread as a holder of leases (see [`gate`]).
-    lessee: Lessee,
-}
-
-impl Home {
-    const NONE: Home = Home {
-        gates_id: 0,
-        partition: 0,
-        gate: std::ptr::null(),
-        spsc: std::ptr::null(),
-        lessee: Lessee { token: 0, busy: std::ptr::null() },
-    };
-}
-
-thread_local! {
-    /// This thread's number, assigned at its first submit, so threads spread
-    /// over partitions round-robin.
-    static THREAD_NO: Cell<usize> = const { Cell::new(usize::MAX) };
-    /// The fast path's way in: no division, no walk from the collector to
-    /// its gate and ring.
-    static HOME: Cell<Home> = const { Cell::new(Home::NONE) };
-    /// This thread's `busy` flag for leases, allocated at its first submit
-    /// and never freed: a gate may hold this thread's token, and a revoker
-    /// read the flag, after the thread is gone. One cache line per thread
-    /// that ever submitted, kept reachable from [`LEASE_FLAGS`].
-    static LEASE_BUSY: Cell<*const crate::sync::AtomicU32> = const { Cell::new(std::ptr::null()) };
-}
-
-impl Gates {
-    fn new(kind: RingKind, partitions: usize, event_max_bytes: usize, leases: bool) -> Gates {
-        Gates {
-            id: NEXT_GATES_ID.fetch_add(1, Ordering::Relaxed),
-            kind,
-            closed: CachePadded::new(AtomicBool::new(false)),
-            users: CachePadded::new(AtomicUsize::new(0)),
-            gates: (0..partitions)
-                .map(|_| {
-                    CachePadded::new(Gate {
-                        spsc: SpscGate::new(leases),
-                        inside: AtomicU32::new(0),
-                        submitted: AtomicU64::new(0),
-                        max_events: AtomicU64::new(1),
-                        event_max_bytes,
-                    })
-                })
-                .collect(),
-        }
-    }
-
-    /// The id handles and collectors copy, to hand to [`Gates::submit`].
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// This thread's home for these gates: recorded (partition, gate, lease
-    /// identity) when this collector was not the last one it used.
-    #[inline(always)]
-    fn home(&self) -> Home {
-        let home = HOME.get();
-        if home.gates_id == self.id {
-            return home;
-        }
-        let no = THREAD_NO.with(|t| {
-            if t.get() == usize::MAX {
-                t.set(NEXT_THREAD_NO.fetch_add(1, Ordering::Relaxed));
-            }
-            t.get()
-        });
-        let busy = LEASE_BUSY.with(|b| {
-            if b.get().is_null() {
-                let flag: &'static CachePadded<crate::sync::AtomicU32> =
-                    Box::leak(Box::new(CachePadded::new(crate::sync::AtomicU32::new(0))));
-                LEASE_FLAGS.lock().unwrap_or_else(|e| e.into_inner()).push(flag);
-                b.set(&**flag);
-            }
-            b.get()
-        });
-        let p = no % self.gates.len();
-        let lessee = Lessee { token: gate::token(no), busy };
-        let home = Home { gates_id: self.id, partition: p, gate: self.gate(p), spsc: std::ptr::null(), lessee };
-        HOME.set(home);
-        home
-    }
-
-    /// Partition `p`'s gate; `p` comes from `home()`, so is in range.
-    #[inline(always)]
-    fn gate(&self, p: usize) -> &Gate {
-        debug_assert!(p < self.gates.len());
-        // SAFETY: home() returns a partition number modulo the gate count,
-        // and every other caller iterates over 0..partitions.
-        unsafe { self.gates.get_unchecked(p) }
-    }
-
-    /// Enters partition `p`'s gate as `home`'s thread, waiting for another
-    /// SPSC holder to leave. Returns how it is held (None for MPSC), or Err
-    /// if closed.
-    #[inline(always)]
-    fn enter(&self, p: usize, home: &Home) -> std::result::Result<Option<Held>, ()> {
-        // Cheap early answer once closed: callers that keep submitting to a
-        // closed collector then never touch the gate (for SPSC, close() sets
-        // this only after closing every gate; see there).
-        if self.closed.load(Ordering::Relaxed) {
-            return Err(());
-        }
-        let gate = self.gate(p);
-        match self.kind {
-            // No entry succeeds once close() has begun on this gate, so
-            // holding it means open.
-            RingKind::Spsc => match gate.spsc.enter(Who::Submitter(home.lessee)) {
-                Entry::Held(held) => Ok(Some(held)),
-                Entry::Closed => Err(()),
-            },
-            RingKind::Mpsc => {
-                // SeqCst RMW then SeqCst load of `closed`: with close()'s
-                // SeqCst store of `closed` then load of `inside` (Dekker), at
-                // least one side sees the other.
-                gate.inside.fetch_add(1, Ordering::SeqCst);
-                if self.closed.load(Ordering::SeqCst) {
-                    self.exit(p, None);
-                    return Err(());
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    /// Leaves a gate `enter` returned `held` for.
-    #[inline(always)]
-    fn exit(&self, p: usize, held: Option<Held>) {
-        match held {
-            Some(held) => self.gate(p).spsc.exit(held),
-            // Release: everything done inside happens-before close() sees 0.
-            None => {
-                self.gate(p).inside.fetch_sub(1, Ordering::Release);
-            }
-        }
-    }
-
-    /// Runs `f` with SPSC partition `p`'s producer side to itself, open or
-    /// closed: how a flush thread seals the ring's open frame.
-    fn with_gate_held<R>(&self, p: usize, f: impl FnOnce() -> R) -> R {
-        debug_assert_eq!(self.kind, RingKind::Spsc);
-        self.gate(p).spsc.hold(f)
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
-    }
-
-    /// Marks the gates closed and waits until no submit and no user is inside.
-    /// After it returns, nothing can reach the collector through these gates.
-    pub fn close(&self) {
-        match self.kind {
-            RingKind::Spsc => {
-                // Gates first, flag second: a thread that sees `closed` (the
-                // slow path's early answer) finds its gate closed too, so its
-                // fast path can never accept an event after a refusal.
-                for gate in self.gates.iter() {
-                    gate.spsc.close();
-                }
-                self.closed.store(true, Ordering::SeqCst);
-            }
-            RingKind::Mpsc => {
-                self.closed.store(true, Ordering::SeqCst);
-                let backoff = Backoff::new();
-                for gate in self.gates.iter() {
-                    while gate.inside.load(Ordering::SeqCst) != 0 {
-                        backoff.snooze();
-                    }
-                }
-            }
-        }
-        while self.users.load(Ordering::SeqCst) != 0 {
-            std::thread::yield_now();
-        }
-    }
-
-    /// Enters as a non-submit user (status, flush, ...). False if closed.
-    pub fn enter_user(&self) -> bool {
-        if self.closed.load(Ordering::Relaxed) {
-            return false;
-        }
-        self.users.fetch_add(1, Ordering::SeqCst);
-        if self.closed.load(Ordering::SeqCst) {
-            self.users.fetch_sub(1, Ordering::Release);
-            return false;
-        }
-        true
-    }
-
-    pub fn exit_user(&self) {
-        self.users.fetch_sub(1, Ordering::Release);
-    }
-
-    fn submitted(&self) -> u64 {
-        // A snapshot: each counter is exact, their sum is as of some moment
-        // during the loop. Acquire pairs with the Release in submit.
-        self.gates.iter().map(|g| g.submitted.load(Ordering::Acquire)).sum()
-    }
-
-    /// Sets the N that SPSC submits seal frames at.
-    fn set_max_events(&self, n: u64) {
-        for gate in self.gates.iter() {
-            gate.max_events.store(n, Ordering::Relaxed);
-        }
-    }
-
-    /// Submits through the gates to `core`.
-    ///
-    /// # Safety
-    /// `core` must point to a live `Core` until `close()` has returned, and
-    /// `gates_id` must be `self.id()` (callers keep a copy beside their
-    /// other hot fields, so the fast path never loads it from here).
-    #[inline(always)]
-    pub(crate) unsafe fn submit(&self, gates_id: u64, core: *const Core, event: &[u8]) -> Result<()> {
-        if Self::try_submit_home(gates_id, event) {
-            return Ok(());
-        }
-        self.submit_missed(core, event)
-    }
-
-    /// An untracked submit the home fast path did not take. Out of line, so
-    /// the fast path compiles to a leaf with one jump out.
-    ///
-    /// # Safety
-    /// As for `submit`.
-    #[inline(never)]
-    pub(crate) unsafe fn submit_missed(&self, core: *const Core, event: &[u8]) -> Result<()> {
-        if self.kind == RingKind::Mpsc && self.try_submit_mpsc(core, event) {
-            return Ok(());
-        }
-        self.submit_slow(core, event, false).map(|_| ())
-    }
-
-    /// Submits an event whose delivery the caller will wait for; returns its
-    /// ticket.
-    ///
-    /// # Safety
-    /// As for `submit`.
-    pub(crate) unsafe fn submit_tracked(&self, core: *const Core, event: &[u8]) -> Result<u64> {
-        if let Some(ticket) = self.try_submit_tracked_home(core, event) {
-            return Ok(ticket);
-        }
-        self.submit_slow(core, event, true)
-    }
-
-    /// The tracked submit's fast path, for SPSC rings: [`Gates::try_submit_home`]
-    /// with a slot from the partition's batch ([`Tracker::acquire_in`]) and the
-    /// event tagged with it. None, with nothing taken, in every case the
-    /// slow path must handle (and where it reports errors, such as
-    /// MB_ERR_TRACKING_FULL).
-    ///
-    /// # Safety
-    /// As for `submit`.
-    #[inline]
-    unsafe fn try_submit_tracked_home(&self, core: *const Core, event: &[u8]) -> Option<u64> {
-        let home = HOME.get();
-        if home.gates_id != self.id || home.spsc.is_null() {
-            return None;
-        }
-        // SAFETY: a matching id means `home.gate` points into these gates.
-        let gate = &*home.gate;
-        let leased = gate.spsc.try_enter_leased(home.lessee);
-        if !leased && !gate.spsc.try_lock() {
-            return None;
-        }
-        let ticket = Self::append_tracked_home(gate, &home, core, event);
-        if leased {
-            SpscGate::exit_leased(home.lessee);
-        } else {
-            gate.spsc.exit_locked(Who::Submitter(home.lessee));
-        }
-        ticket
-    }
-
-    /// The tracked fast path's work inside the gate.
-    ///
-    /// # Safety
-    /// As for `append_home`; `core` is the collector's (alive: the gate is open).
-    #[inline(always)]
-    unsafe fn append_tracked_home(gate: &Gate, home: &Home, core: *const Core, event: &[u8]) -> Option<u64> {
-        if event.len() > gate.event_max_bytes {
-            return None;
-        }
-        let core = &*core;
-        let tracker = &core.accounting.tracker;
-        // SAFETY: this thread holds partition `home.partition`'s SPSC gate.
-        let (slot, ticket) = tracker.acquire_in(home.partition).ok()?;
-        let max_events = gate.max_events.load(Ordering::Relaxed);
-        if (*home.spsc).push_tagged(event, Some(slot), max_events, || core.clock.exact_us()).is_err() {
-            tracker.unissue(slot);
-            return None;
-        }
-        gate.count_spsc();
-        Some(ticket)
-    }
-
-    /// The hot path, for SPSC rings: one attempt through this thread's
-    /// [`Home`], touching only the thread-local, the gate's line and the
-    /// ring. True if the event is in the ring and counted; false, with
-    /// nothing done, when there is no home for this collector yet, the gate
-    /// is held or closed, the event is large, or it does not fit or would
-    /// complete the open frame: [`Gates::submit_slow`] handles all of those.
-    ///
-    /// # Safety
-    /// `gates_id` is the id of a `Gates` the caller holds a reference to.
-    #[inline(always)]
-    pub(crate) unsafe fn try_submit_home(gates_id: u64, event: &[u8]) -> bool {
-        let home = HOME.get();
-        if home.gates_id != gates_id || home.spsc.is_null() {
-            return false;
-        }
-        // SAFETY: a matching id means `home.gate` points into the caller's
-        // live Gates (see `Home`).
-        let gate = &*home.gate;
-        // Through this thread's lease if it holds one, else one CAS. Entry
-        // and exit are spelled out per kind rather than held in a guard: the
-        // code between them cannot panic, and a guard's drop glue kept the
-        // compiler from inlining the exit.
-        if gate.spsc.try_enter_leased(home.lessee) {
-            let taken = Self::append_home(gate, &home, event);
-            SpscGate::exit_leased(home.lessee);
-            taken
-        } else if gate.spsc.try_lock() {
-            let taken = Self::append_home(gate, &home, event);
-            gate.spsc.exit_locked(Who::Submitter(home.lessee));
-            taken
-        } else {
-            false
-        }
-    }
-
-    /// The fast path's work inside the gate: checks, copy, count.
-    ///
-    /// # Safety
-    /// `gate` is `home.gate`, entered (so not closed, so the collector and
-    /// its rings are alive, see `Home`), which makes this thread the ring's
-    /// only producer side.
-    #[inline(always)]
-    unsafe fn append_home(gate: &Gate, home: &Home, event: &[u8]) -> bool {
-        if event.len() > gate.event_max_bytes
-            || !(*home.spsc).try_append(event, gate.max_events.load(Ordering::Relaxed))
-        {
-            return false;
-        }
-        gate.count_spsc();
-        true
-    }
-
-    /// One untracked MPSC attempt: true if the event is in the ring and counted.
-    #[inline(always)]
-    unsafe fn try_submit_mpsc(&self, core: *const Core, event: &[u8]) -> bool {
-        let home = self.home();
-        let p = home.partition;
-        let Some(_inside) = Entered::new(self, &home) else { return false };
-        // SAFETY: as in submit_slow: the gate is held and open.
-        let core = &*core;
-        if event.len() > core.event_max_bytes || core.push(p, event, None).is_err() {
-            return false;
-        }
-        self.count_submitted(p);
-        true
-    }
-
-    /// Counts an event accepted into partition `p`'s ring; called with its
-    /// gate held.
-    #[inline(always)]
-    fn count_submitted(&self, p: usize) {
-        // Counted once the event is in the ring, so a concurrent flush()
-        // never waits for an event that a full ring refused. A status read
-        // may see it delivered a moment before it is counted here; pending
-        // saturates at 0 meanwhile.
-        let gate = self.gate(p);
-        match self.kind {
-            RingKind::Spsc => gate.count_spsc(),
-            RingKind::Mpsc => {
-                gate.submitted.fetch_add(1, Ordering::Release);
-            }
-        }
-    }
-
-    /// Every submit the fast paths did not take: the first from a thread,
-    /// tracked events, large events, full rings (with `submit.block.ms`
-    /// retries), frames to seal or open, held and closed gates.
-    #[cold]
-    #[inline(never)]
-    unsafe fn submit_slow(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
-        let home = self.home();
-        let p = home.partition;
-        let mut deadline: Option<Instant> = None;
-        loop {
-            let Some(inside) = Entered::new(self, &home) else {
-                return Err(Error::closed());
-            };
-            // SAFETY: the gate is held and the collector is open, so close()
-            // has not finished and `core` is alive until `inside` drops.
-            let core = &*core;
-            if event.len() > core.event_max_bytes {
-                core.accounting.count_rejected();
-                return Err(Error::new(
-                    Code::MB_ERR_TOO_LARGE,
-                    format!("event of {} bytes exceeds event.max.bytes = {}", event.len(), core.event_max_bytes),
-                ));
-            }
-            let (tag, ticket) = if tracked {
-                let tracker = &core.accounting.tracker;
-                // SAFETY: an SPSC gate is exclusive and `inside` holds it.
-                let acquired = match self.kind {
-                    RingKind::Spsc => tracker.acquire_in(p),
-                    RingKind::Mpsc => tracker.acquire(),
-                };
-                match acquired {
-                    Ok((slot, ticket)) => (Some(slot), ticket),
-                    Err(e) => {
-                        core.accounting.count_rejected();
-                        return Err(e);
-                    }
-                }
-            } else {
-                (None, 0)
-            };
-            if core.push(p, event, tag).is_ok() {
-                self.count_submitted(p);
-                if let Ring::Spsc(ring) = core.rings.get_unchecked(p) {
-                    // Inside the open gate: the ring is alive, so the fast
-                    // path may use it from now on.
-                    HOME.set(Home { spsc: ring, ..home });
-                }
-                return Ok(ticket);
-            }
-            if let Some(slot) = tag {
-                core.accounting.tracker.unissue(slot);
-            }
-            core.wake_napping_flushers();
-            let now = Instant::now();
-            let deadline = *deadline.get_or_insert(now + core.submit_block);
-            if now >= deadline {
-                core.accounting.count_rejected();
-                let cap = core.rings[p].capacity();
-                return Err(Error::new(
-                    Code::MB_ERR_FULL,
-                    format!("ring {p} ({cap} bytes) is full; raise ring.capacity.bytes or submit.block.ms"),
-                ));
-            }
-            // Wait outside the gate so close() and other producers proceed.
-            drop(inside);
-            std::thread::sleep(Duration::from_micros(50));
-        }
-    }
-}
-
-/// A held gate; leaving it (also by unwinding) releases it, so a panic
-/// inside can never leave close() waiting forever.
-struct Entered<'a> {
-    gates: &'a Gates,
-    partition: usize,
-    held: Option<Held>,
-}
-
-impl<'a> Entered<'a> {
-    #[inline(always)]
-    fn new(gates: &'a Gates, home: &Home) -> Option<Entered<'a>> {
-        let held = gates.enter(home.partition, home).ok()?;
-        Some(Entered { gates, partition: home.partition, held })
-    }
-}
-
-impl Drop for Entered<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        self.gates.exit(self.partition, self.held);
-    }
+    /// Wait from enqueue to the sink's acknowledgement over the last
+    /// complete pressure window, microseconds: median. Each frame's oldest
+    /// event stands for the whole frame, so these are upper bounds.
+    pub latency_p50_us: u64,
+    /// ... 99th percentile; the level's budget bounds it.
+    pub latency_p99_us: u64,
+    /// ... 99.9th percentile.
+    pub latency_p999_us: u64,
+    /// ... maximum.
+    pub latency_max_us: u64,
+    /// Windows whose score fell more than 10% under their config's average.
+    pub regressions: u64,
+    /// Calibration store faults (open, read, write); delivery never depends on it.
+    pub calibration_errors: u64,
+    /// Windows calibration has learned from.
+    pub calibration_windows: u64,
+    /// 1: a frame also goes at once when its flush thread has no send
+    /// outstanding (flush-when-idle), in the current config.
+    pub idle_flush: u32,
+    /// 1: the calibration store is open and writable (0 when calibration is
+    /// off or its store failed).
+    pub calibration_persistent: u32,
 }
 
 /// A coarse microsecond clock. Flush threads advance it; producers read it
@@ -660,19 +165,23 @@ pub(crate) struct Core {
     event_max_bytes: usize,
     batch_max_bytes: usize,
     submit_block: Duration,
-    /// Per-level (N, T); the flush rule uses the entry of the current level.
-    table: [BatchParams; 10],
+    /// Per-level (N, T, flush-when-idle), which calibration changes.
+    table: Arc<LevelTable>,
     level: AtomicU32,
-    max_events: AtomicU64,
-    max_wait_us: AtomicU64,
+    /// The config in force (the current level's table word, see `apply`),
+    /// one word so N, T and flush-when-idle are always read together.
+    current: AtomicU64,
     rate_bits: AtomicU64,
+    /// Frames in flight and their wait to acknowledgement.
+    watch: Arc<SendWatch>,
+    /// What the flush threads did in the current window.
+    tally: SharedTally,
+    window_status: Arc<WindowStatus>,
     /// Bumped by flush(): flush threads then send partial frames at once.
     flush_epoch: AtomicU64,
     stop: AtomicBool,
     // The fields below are written by flush threads on every pass or nap;
     // padded away from the read-mostly fields above, which submit reads.
-    /// Events taken from rings by all flush threads, for the rate meter.
-    taken: CachePadded<AtomicU64>,
     wake_lock: CachePadded<Mutex<()>>,
     wake: Condvar,
     /// Flush threads inside their nap (between taking `wake_lock` to wait
@@ -690,7 +199,7 @@ impl Core {
         match self.rings.get_unchecked(p) {
             // Stamped once per frame, so the exact time is affordable, and
             // T is then measured from the real enqueue of the frame's first event.
-            Ring::Spsc(r) => r.push_tagged(event, tag, self.max_events.load(Ordering::Relaxed), || self.clock.exact_us()),
+            Ring::Spsc(r) => r.push_tagged(event, tag, self.max_events(), || self.clock.exact_us()),
             // Stamped per record: the coarse clock's one relaxed load.
             Ring::Mpsc(r) => r.push_tagged(event, self.clock.now_us(), tag),
         }
@@ -711,11 +220,25 @@ impl Core {
         }
     }
 
-    fn set_level(&self, level: PressureLevel) {
-        let params = self.table[level.number() as usize - 1];
-        self.max_events.store(params.max_events, Ordering::Relaxed);
-        self.gates.set_max_events(params.max_events);
-        self.max_wait_us.store(params.max_wait.as_micros() as u64, Ordering::Relaxed);
+    /// N of the config in force.
+    #[inline(always)]
+    fn max_events(&self) -> u64 {
+        unpack(self.current.load(Ordering::Relaxed)).batch_events
+    }
+
+    fn level(&self) -> PressureLevel {
+        PressureLevel::from_number(self.level.load(Ordering::Relaxed)).unwrap_or(PressureLevel::DEFAULT)
+    }
+
+    /// Puts `level` and its table entry in force. Only the window owner
+    /// (flush thread 0, or `new` before it starts) calls it. A frame open
+    /// when N shrinks is sealed by its next event; T applies from the next
+    /// pass: frames change shape, events are never lost, repeated or
+    /// reordered.
+    fn apply(&self, level: PressureLevel) {
+        let word = self.table.word(level);
+        self.current.store(word, Ordering::Relaxed);
+        self.gates.set_max_events(unpack(word).batch_events);
         self.level.store(level.number(), Ordering::Relaxed);
     }
 
@@ -727,6 +250,8 @@ impl Core {
         let delivered = self.accounting.delivered();
         let failed = self.accounting.failed();
         let submitted = self.gates.submitted();
+        let config = unpack(self.current.load(Ordering::Relaxed));
+        let w = &self.window_status;
         Status {
             submitted,
             rejected: self.accounting.rejected(),
@@ -735,12 +260,21 @@ impl Core {
             pending: submitted.saturating_sub(delivered + failed),
             flushed_batches: self.accounting.flushed_batches(),
             level: self.level.load(Ordering::Relaxed),
-            batch_events: self.max_events.load(Ordering::Relaxed),
-            interval_us: self.max_wait_us.load(Ordering::Relaxed),
+            batch_events: config.batch_events,
+            interval_us: config.interval_us,
             rate_per_sec: f64::from_bits(self.rate_bits.load(Ordering::Relaxed)),
             sink_errors: self.sink.errors().0,
             tracking_in_use: self.accounting.tracker.in_use(),
             tracking_high_water: self.accounting.tracker.high_water(),
+            latency_p50_us: w.p50_us.load(Ordering::Relaxed),
+            latency_p99_us: w.p99_us.load(Ordering::Relaxed),
+            latency_p999_us: w.p999_us.load(Ordering::Relaxed),
+            latency_max_us: w.max_us.load(Ordering::Relaxed),
+            regressions: w.regressions.load(Ordering::Relaxed),
+            calibration_errors: w.calibration_errors.load(Ordering::Relaxed),
+            calibration_windows: w.calibration_windows.load(Ordering::Relaxed),
+            idle_flush: config.idle_flush as u32,
+            calibration_persistent: w.persistent.load(Ordering::Relaxed),
         }
     }
 }
@@ -751,6 +285,11 @@ pub struct Collector {
     gates_id: u64,
     core: Arc<Core>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The calibration thread, joined after the flush threads (their end
+    /// closes its channel).
+    calibration_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Why the calibration store could not be used at creation, if it could not.
+    calibration_open_error: Option<String>,
     close_timeout: Duration,
 }
 
@@ -776,56 +315,84 @@ impl Collector {
             }
         };
         let partitions = config.partitions;
-        let mut table = [BatchParams { max_events: 1, max_wait: Duration::ZERO }; 10];
-        for level in PressureLevel::ALL {
-            table[level.number() as usize - 1] = level.bootstrap(config.batch_max_events);
-        }
+        // Learned configs are loaded now, before any flush thread runs; all
+        // later SQLite work happens on the calibration thread.
+        let table = Arc::new(LevelTable::new(config.batch_max_events));
+        let calibration = config.calibration.enabled.then(|| {
+            let c = Calibration::open(&config.calibration, config.batch_max_events);
+            for level in PressureLevel::ALL {
+                table.set(level, c.best_config(level));
+            }
+            c
+        });
+        let calibration_open_error = calibration.as_ref().and_then(|c| c.open_error().map(str::to_string));
+        let clock_start = Instant::now();
+        let nthreads = config.flush_threads.min(partitions);
         let core = Arc::new(Core {
             rings: (0..partitions)
                 .map(|_| Ring::new(config.ring_kind, config.ring_capacity, config.batch_max_bytes))
                 .collect(),
             gates: Arc::new(Gates::new(config.ring_kind, partitions, config.event_max_bytes, config.submit_lease)),
-            clock: Clock { start: Instant::now(), now_us: CachePadded::new(AtomicU32::new(0)) },
+            clock: Clock { start: clock_start, now_us: CachePadded::new(AtomicU32::new(0)) },
             accounting: Arc::new(Accounting::new(config.tracking_slots, config.partitions, config.tracking_reporting())),
             sink,
             event_max_bytes: config.event_max_bytes,
             batch_max_bytes: config.batch_max_bytes,
             submit_block: config.submit_block,
-            table,
+            table: table.clone(),
             level: AtomicU32::new(0),
-            max_events: AtomicU64::new(0),
-            max_wait_us: AtomicU64::new(0),
+            current: AtomicU64::new(0),
             rate_bits: AtomicU64::new(0f64.to_bits()),
+            watch: Arc::new(SendWatch::new(clock_start, nthreads)),
+            tally: SharedTally::default(),
+            window_status: Arc::new(WindowStatus::default()),
             flush_epoch: AtomicU64::new(0),
             stop: AtomicBool::new(false),
-            taken: CachePadded::new(AtomicU64::new(0)),
             wake_lock: CachePadded::new(Mutex::new(())),
             wake: Condvar::new(),
             napping: CachePadded::new(AtomicUsize::new(0)),
         });
         let meter = RateMeter::new(config.pressure_window, ceiling, config.level);
-        core.set_level(meter.level());
+        core.apply(meter.level());
 
-        let nthreads = config.flush_threads.min(partitions);
+        let (to_calibration, calibration_thread) = match calibration {
+            Some(c) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let handle = window::spawn_calibration(c, table, core.window_status.clone(), rx)
+                    .map_err(|e| Error::new(Code::MB_ERR_INTERNAL, format!("cannot start the calibration thread: {e}")))?;
+                (Some(tx), Some(handle))
+            }
+            None => (None, None),
+        };
         let mut threads = Vec::with_capacity(nthreads);
-        let mut meter = Some(meter);
+        let mut window = Some(Window::new(meter, &core, to_calibration));
         for index in 0..nthreads {
             let thread_core = core.clone();
-            let meter = if index == 0 { meter.take() } else { None };
+            let window = if index == 0 { window.take() } else { None };
             let spawned = std::thread::Builder::new()
                 .name(format!("mb-flush-{index}"))
-                .spawn(move || FlushThread::new(thread_core, index, nthreads, meter).run());
+                .spawn(move || FlushThread::new(thread_core, index, nthreads, window).run());
             match spawned {
                 Ok(handle) => threads.push(handle),
                 Err(e) => {
                     core.stop.store(true, Ordering::Release);
                     core.wake_flushers();
                     threads.into_iter().for_each(|t: JoinHandle<()>| drop(t.join()));
+                    if let Some(t) = calibration_thread {
+                        let _ = t.join();
+                    }
                     return Err(Error::new(Code::MB_ERR_INTERNAL, format!("cannot start a flush thread: {e}")));
                 }
             }
         }
-        Ok(Collector { gates_id: core.gates.id(), core, threads: Mutex::new(threads), close_timeout: config.close_timeout })
+        Ok(Collector {
+            gates_id: core.gates.id(),
+            core,
+            threads: Mutex::new(threads),
+            calibration_thread: Mutex::new(calibration_thread),
+            calibration_open_error,
+            close_timeout: config.close_timeout,
+        })
     }
 
     /// Copies `event` into this thread's ring. Never allocates.
@@ -913,6 +480,26 @@ impl Collector {
         Arc::as_ptr(&self.core)
     }
 
+    /// The flush config (N, T, flush-when-idle) `level` runs with now: its
+    /// learned best, its bootstrap, or a config calibration is trying.
+    pub fn level_config(&self, level: PressureLevel) -> crate::calibration::BatchConfig {
+        self.core.table.get(level)
+    }
+
+    /// Replaces `level`'s flush config (N capped by `batch.max.events`); it
+    /// takes effect within one flush pass if `level` is current, else when
+    /// the collector enters it. With calibration on, the learner may replace
+    /// it again after the next window at that level.
+    pub fn set_level_config(&self, level: PressureLevel, config: crate::calibration::BatchConfig) {
+        self.core.table.set(level, config);
+    }
+
+    /// Why the calibration store could not be used when the collector was
+    /// created (the collector then runs on bootstrap configs), if so.
+    pub fn calibration_open_error(&self) -> Option<&str> {
+        self.calibration_open_error.as_deref()
+    }
+
     /// The last delivery error the sink reported.
     pub fn last_delivery_error(&self) -> Option<Error> {
         self.core.accounting.last_error()
@@ -932,7 +519,13 @@ impl Collector {
             // held were counted failed by their Completion's Drop.
             let _ = t.join();
         }
-        self.core.sink.flush(self.close_timeout)
+        let result = self.core.sink.flush(self.close_timeout);
+        // The flush threads are gone, and with them the calibration
+        // channel's sender: the thread ends after the last report.
+        if let Some(t) = self.calibration_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+        result
     }
 }
 
@@ -942,214 +535,3 @@ impl Drop for Collector {
     }
 }
 
-/// Shortest and longest sleep of an idle flush thread.
-const IDLE_MIN: Duration = Duration::from_micros(50);
-const IDLE_MAX: Duration = Duration::from_millis(1);
-/// Records drained per MPSC ring before moving to the next (fairness).
-const DRAIN_CHUNK: usize = 4096;
-/// Sealed frames taken per SPSC ring per pass (fairness).
-const MAX_FRAMES_PER_PASS: usize = 16;
-
-struct FlushThread {
-    core: Arc<Core>,
-    index: u32,
-    /// (index in frame, tracking slot) of tracked events in `frame`.
-    tracked: Vec<(u32, u32)>,
-    partitions: Vec<usize>,
-    frame: FrameEncoder,
-    /// Stamp of the oldest event in `frame`.
-    oldest: u32,
-    meter: Option<RateMeter>,
-    meter_seen: u64,
-}
-
-impl FlushThread {
-    fn new(core: Arc<Core>, index: usize, nthreads: usize, meter: Option<RateMeter>) -> Self {
-        let partitions = (index..core.rings.len()).step_by(nthreads).collect();
-        // Only MPSC partitions build frames here; SPSC rings build their own.
-        let builds_frames = core.rings.iter().any(|r| matches!(r, Ring::Mpsc(_)));
-        let frame = FrameEncoder::with_capacity(if builds_frames { core.batch_max_bytes } else { 0 });
-        FlushThread { core, index: index as u32, tracked: Vec::new(), partitions, frame, oldest: 0, meter, meter_seen: 0 }
-    }
-
-    fn send_frame(&mut self) {
-        if self.frame.is_empty() {
-            return;
-        }
-        let events = self.frame.count();
-        let tracked = if self.tracked.is_empty() { Vec::new() } else { std::mem::take(&mut self.tracked) };
-        let completion = Completion::new(self.core.accounting.clone(), events, self.index, tracked);
-        self.core.accounting.count_batch();
-        self.core.sink.send(self.frame.finish(), events, completion);
-        self.frame.clear();
-    }
-
-    /// One pass over SPSC partition `p`: seals its open frame when it is due
-    /// (forced, or its oldest event has waited `max_wait_us`), then hands the
-    /// sealed frames to the sink where they lie. Returns the events and event
-    /// bytes taken, and how soon the frame left open falls due.
-    fn take_frames(&mut self, p: usize, ring: &SpscRing, forced: bool, now: u32, max_wait_us: u64) -> (u64, usize, u64) {
-        let waited = |now| ring.open_waited(now).map(|w| w as u64);
-        // A forced pass seals without trusting the hint: under the gate the
-        // open frame is exact, and flush() must see everything counted.
-        if forced || waited(now).is_some_and(|w| w >= max_wait_us) {
-            // SAFETY: the gate excludes submitters, so this thread is the
-            // ring's only producer side while it seals.
-            self.core.gates.with_gate_held(p, || unsafe { ring.seal() });
-        }
-        let (mut events, mut bytes) = (0u64, 0usize);
-        // SAFETY: partition p is drained by this thread only.
-        unsafe {
-            ring.drain_frames(MAX_FRAMES_PER_PASS, |sealed| {
-                events += sealed.events as u64;
-                bytes += sealed.frame.len();
-                self.send_sealed(sealed);
-            })
-        };
-        let due_in = waited(now).map_or(u64::MAX, |w| max_wait_us.saturating_sub(w));
-        (events, bytes, due_in)
-    }
-
-    /// Hands a frame sealed in an SPSC ring to the sink without copying it.
-    fn send_sealed(&self, sealed: SealedFrame<'_>) {
-        let tracker = &self.core.accounting.tracker;
-        let tracked = if sealed.tag_count() == 0 {
-            Vec::new()
-        } else {
-            sealed.tags().inspect(|&(index, slot)| tracker.set_index(slot, index)).collect()
-        };
-        let completion = Completion::new(self.core.accounting.clone(), sealed.events, self.index, tracked);
-        self.core.accounting.count_batch();
-        self.core.sink.send(sealed.frame, sealed.events, completion);
-    }
-
-    fn run(mut self) {
-        // The epoch the collector was created with (`flush_epoch` starts at
-        // 0), not the one this thread finds when it first runs: a flush()
-        // made before the thread got scheduled (a caller may create, submit
-        // and flush at once) is still due.
-        let mut seen_epoch = 0;
-        let mut idle = IDLE_MIN;
-        // Start of the previous pass: an MPSC record this pass sees for the
-        // first time was published after that pass read the ring, so it
-        // cannot be older. Tightens the coarse stamp when the clock lagged.
-        let mut prev_pass = self.core.clock.tick();
-        loop {
-            // Read before draining: whatever was submitted before a stop or
-            // flush request is in the rings by now and gets drained below.
-            let stopping = self.core.stop.load(Ordering::Acquire);
-            let epoch = self.core.flush_epoch.load(Ordering::Acquire);
-            let forced = stopping || epoch != seen_epoch;
-            let now = self.core.clock.tick();
-            let max_events = self.core.max_events.load(Ordering::Relaxed);
-            let max_wait_us = self.core.max_wait_us.load(Ordering::Relaxed);
-            let mut taken = 0u64;
-            let mut taken_bytes = 0usize;
-            // Earliest moment (in microseconds from now) an open SPSC frame
-            // falls due, so the nap below does not oversleep it.
-            let mut open_due_in = u64::MAX;
-
-            let core = self.core.clone();
-            for i in 0..self.partitions.len() {
-                let p = self.partitions[i];
-                let ring = match &core.rings[p] {
-                    Ring::Spsc(ring) => {
-                        let (n, bytes, due_in) = self.take_frames(p, ring, forced, now, max_wait_us);
-                        taken += n;
-                        taken_bytes += bytes;
-                        open_due_in = open_due_in.min(due_in);
-                        continue;
-                    }
-                    Ring::Mpsc(ring) => ring,
-                };
-                loop {
-                    let mut frame_full = false;
-                    let batch_max_bytes = self.core.batch_max_bytes;
-                    let (frame, oldest, tracked) = (&mut self.frame, &mut self.oldest, &mut self.tracked);
-                    let tracker = &core.accounting.tracker;
-                    // SAFETY: partition p is drained by this thread only.
-                    let n = unsafe {
-                        ring.drain_tagged(DRAIN_CHUNK, |stamp, tag, event| {
-                            if frame.count() as u64 >= max_events
-                                || frame.len() + encoded_len(event.len()) > batch_max_bytes
-                            {
-                                frame_full = true;
-                                return false;
-                            }
-                            if frame.is_empty() {
-                                // The later of the two lower bounds (wrapping).
-                                *oldest = if prev_pass.wrapping_sub(stamp) < 1 << 31 { prev_pass } else { stamp };
-                            }
-                            taken_bytes += event.len();
-                            if let Some(slot) = tag {
-                                tracker.set_index(slot, frame.count());
-                                tracked.push((frame.count(), slot));
-                            }
-                            frame.push(event);
-                            true
-                        })
-                    };
-                    taken += n as u64;
-                    if frame_full || self.frame.count() as u64 >= max_events {
-                        self.send_frame();
-                        continue;
-                    }
-                    if n < DRAIN_CHUNK {
-                        break;
-                    }
-                }
-            }
-
-            prev_pass = now;
-            let waited = self.core.clock.tick().wrapping_sub(self.oldest) as u64;
-            if !self.frame.is_empty() && (forced || waited >= max_wait_us) {
-                self.send_frame();
-            }
-            if forced && taken == 0 {
-                seen_epoch = epoch;
-                if stopping {
-                    return;
-                }
-            }
-            self.observe_rate(taken);
-
-            // Sleep unless the rings are busy; never past the frame's deadline.
-            let busy = taken_bytes >= self.core.rings[0].capacity() / 8;
-            if busy || (forced && taken > 0) {
-                idle = IDLE_MIN;
-                continue;
-            }
-            let mut nap = if taken > 0 { IDLE_MIN } else { idle };
-            idle = if taken > 0 { IDLE_MIN } else { (idle * 2).min(IDLE_MAX) };
-            if !self.frame.is_empty() {
-                let left = max_wait_us.saturating_sub(now.wrapping_sub(self.oldest) as u64);
-                nap = nap.min(Duration::from_micros(left));
-            }
-            nap = nap.min(Duration::from_micros(open_due_in));
-            let guard = self.core.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
-            if self.core.stop.load(Ordering::Acquire) || self.core.flush_epoch.load(Ordering::Acquire) != seen_epoch {
-                continue;
-            }
-            // Relaxed: only a hint for wake_napping_flushers; flush() and
-            // close() wake unconditionally under `wake_lock`.
-            self.core.napping.fetch_add(1, Ordering::Relaxed);
-            drop(self.core.wake.wait_timeout(guard, nap));
-            self.core.napping.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Feeds the rate meter (flush thread 0 only) and applies a new level.
-    fn observe_rate(&mut self, taken: u64) {
-        if taken > 0 {
-            self.core.taken.fetch_add(taken, Ordering::Relaxed);
-        }
-        let Some(meter) = self.meter.as_mut() else { return };
-        let total = self.core.taken.load(Ordering::Relaxed);
-        let delta = total - self.meter_seen;
-        self.meter_seen = total;
-        if let Some(level) = meter.record(delta, Instant::now()) {
-            self.core.rate_bits.store(meter.last_rate().to_bits(), Ordering::Relaxed);
-            self.core.set_level(level);
-        }
-    }
-}

@@ -121,7 +121,10 @@ pub extern "C" fn mb_config_free(cfg: *mut Config) {
 
 /// Creates a collector from `cfg` (which is not consumed and may be freed
 /// right after) and starts its flush threads. On success `*out` holds the
-/// handle; free it with mb_collector_free.
+/// handle; free it with mb_collector_free. A calibration store that cannot
+/// be used (corrupt, unreadable, read-only, locked) does not fail creation:
+/// the collector runs on its bootstrap configs, mb_last_error says why, and
+/// status counts it in `calibration_errors`.
 #[no_mangle]
 pub extern "C" fn mb_collector_new(cfg: *const Config, out: *mut *mut Handle) -> mb_result {
     guard(|| {
@@ -339,6 +342,52 @@ pub extern "C" fn mb_frame_decode(
     })
 }
 
+/// Writes what the calibration database at `path` holds as one JSON object
+/// (NUL-terminated) into `buf`: per level the config a collector entering it
+/// loads (`learned` false: the bootstrap), its expected score and p99, the
+/// windows and configs recorded, regressions, demotions and the last
+/// regression (ms since the epoch). `path` NULL means the default
+/// `~/.reactive/calibration.db`. `*needed` (`needed` may be NULL) receives
+/// the bytes the answer takes with its NUL; if `len` is smaller, nothing is
+/// written and MB_ERR_TOO_LARGE is returned, so a caller can size `buf` with
+/// a first call of `len` 0. A missing or unreadable database returns
+/// MB_ERR_CALIBRATION. The file is only read, never created.
+#[no_mangle]
+pub extern "C" fn mb_calibration_status_json(
+    path: *const c_char,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> mb_result {
+    guard(|| {
+        // SAFETY: a non-null `needed` points to a writable size_t.
+        if let Some(n) = unsafe { needed.as_mut() } {
+            *n = 0;
+        }
+        let path = if path.is_null() { crate::calibration::DEFAULT_PATH } else { c_str(path, "path")? };
+        let json = crate::calibration::status::read(path)?.to_json();
+        let size = json.len() + 1;
+        if let Some(n) = unsafe { needed.as_mut() } {
+            *n = size;
+        }
+        if len < size {
+            return Err(Error::new(
+                mb_result::MB_ERR_TOO_LARGE,
+                format!("the calibration status takes {size} bytes, `len` is {len}"),
+            ));
+        }
+        if buf.is_null() {
+            return Err(Error::new(mb_result::MB_ERR_NULL_ARG, "`buf` is NULL"));
+        }
+        // SAFETY: the caller promises `len` >= `size` writable bytes at `buf`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(json.as_ptr(), buf as *mut u8, json.len());
+            *buf.add(json.len()) = 0;
+        }
+        Ok(())
+    })
+}
+
 /// Copies this thread's last error message into `buf` (NUL-terminated,
 /// truncated to `len` - 1 bytes) and returns the message's full length, so a
 /// caller can size a buffer by calling with `buf` NULL and `len` 0.
@@ -391,6 +440,38 @@ pub extern "C" fn mb_result_name(r: ResultCode) -> *const c_char {
 mod tests {
     use super::*;
     use std::ffi::CStr;
+
+    #[test]
+    fn calibration_status_json_sizes_checks_and_fills() {
+        use crate::calibration::{Calibration, Settings};
+        let dir = std::env::temp_dir().join(format!("mb-calib-{}-ffi", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("c.db");
+        drop(Calibration::open(&Settings { path: path.to_str().unwrap().into(), ..Settings::default() }, 1_000_000));
+        let cpath = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let mut needed = 0usize;
+        let r = mb_calibration_status_json(cpath.as_ptr(), std::ptr::null_mut(), 0, &mut needed);
+        assert_eq!(r, mb_result::MB_ERR_TOO_LARGE);
+        assert!(needed > 100);
+        let mut buf = vec![0x7Fu8; needed];
+        let r = mb_calibration_status_json(cpath.as_ptr(), buf.as_mut_ptr() as *mut c_char, needed - 1, &mut needed);
+        assert_eq!(r, mb_result::MB_ERR_TOO_LARGE);
+        assert!(buf.iter().all(|&b| b == 0x7F), "nothing written when too small");
+        let r = mb_calibration_status_json(cpath.as_ptr(), buf.as_mut_ptr() as *mut c_char, buf.len(), std::ptr::null_mut());
+        assert_eq!(r, mb_result::MB_OK);
+        let json = CStr::from_bytes_with_nul(&buf).unwrap().to_str().unwrap();
+        assert!(json.starts_with("{\"path\":") && json.contains("\"L10_MAX\""), "{json}");
+        let r = mb_calibration_status_json(cpath.as_ptr(), std::ptr::null_mut(), 4096, &mut needed);
+        assert_eq!(r, mb_result::MB_ERR_NULL_ARG);
+        let missing = std::ffi::CString::new(dir.join("none.db").to_str().unwrap()).unwrap();
+        let r = mb_calibration_status_json(missing.as_ptr(), buf.as_mut_ptr() as *mut c_char, buf.len(), &mut needed);
+        assert_eq!(r, mb_result::MB_ERR_CALIBRATION);
+        assert_eq!(needed, 0);
+        let mut msg = [0u8; 256];
+        mb_last_error(msg.as_mut_ptr() as *mut c_char, msg.len());
+        assert!(CStr::from_bytes_until_nul(&msg).unwrap().to_str().unwrap().contains("no calibration database"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn result_names_match_the_enum() {

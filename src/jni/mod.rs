@@ -400,6 +400,15 @@ pub const STATUS_FIELDS: &[&str] = &[
     "sink_errors",
     "tracking_in_use",
     "tracking_high_water",
+    "latency_p50_us",
+    "latency_p99_us",
+    "latency_p999_us",
+    "latency_max_us",
+    "regressions",
+    "calibration_errors",
+    "calibration_windows",
+    "idle_flush",
+    "calibration_persistent",
 ];
 
 fn status_fields(s: &crate::collector::Status) -> Vec<jlong> {
@@ -417,6 +426,15 @@ fn status_fields(s: &crate::collector::Status) -> Vec<jlong> {
         s.sink_errors as jlong,
         s.tracking_in_use as jlong,
         s.tracking_high_water as jlong,
+        s.latency_p50_us as jlong,
+        s.latency_p99_us as jlong,
+        s.latency_p999_us as jlong,
+        s.latency_max_us as jlong,
+        s.regressions as jlong,
+        s.calibration_errors as jlong,
+        s.calibration_windows as jlong,
+        s.idle_flush as jlong,
+        s.calibration_persistent as jlong,
     ]
 }
 

@@ -69,8 +69,16 @@ impl Accounting {
         self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Records the outcome of `events` events.
+    /// Records the outcome of `events` events and wakes flush waiters.
     pub fn complete(&self, events: u64, outcome: Result<(), Error>) {
+        self.count(events, outcome);
+        self.notify();
+    }
+
+    /// Counts the outcome of `events` events without waking anyone: a
+    /// completion counts, then settles its tickets, then notifies, so a
+    /// ticket's waiter sees the counts and a flush waiter sees the tickets.
+    pub fn count(&self, events: u64, outcome: Result<(), Error>) {
         match outcome {
             Ok(()) => self.delivered.fetch_add(events, Ordering::Release),
             Err(e) => {
@@ -78,6 +86,10 @@ impl Accounting {
                 self.failed.fetch_add(events, Ordering::Release)
             }
         };
+    }
+
+    /// Wakes flush waiters after `count`.
+    pub fn notify(&self) {
         // SeqCst pairs with the SeqCst increment in `wait_until`: either the
         // waiter sees our counter update on its re-check, or we see it waiting.
         if self.waiters.load(Ordering::SeqCst) > 0 {

@@ -3,6 +3,7 @@
 //! (Kafka, null, callback, any Rust sink) reports the same way.
 
 use super::Accounting;
+use crate::collector::SendWatch;
 use crate::error::{Code, Error};
 use std::sync::Arc;
 
@@ -15,12 +16,30 @@ pub struct Completion {
     source: u32,
     /// (index in frame, tracking slot) of the frame's tracked events, by index.
     tracked: Vec<(u32, u32)>,
+    /// The collector's send watch and the stamp of the frame's oldest
+    /// event: the outcome ends the frame's flight and, if delivered, records
+    /// its wait to acknowledgement.
+    watch: Option<(Arc<SendWatch>, u32)>,
     done: bool,
 }
 
 impl Completion {
     pub(crate) fn new(accounting: Arc<Accounting>, events: u32, source: u32, tracked: Vec<(u32, u32)>) -> Completion {
-        Completion { accounting, events: events as u64, source, tracked, done: false }
+        Completion { accounting, events: events as u64, source, tracked, watch: None, done: false }
+    }
+
+    /// Reports the outcome to `watch` too; `stamp` is the enqueue stamp of
+    /// the frame's oldest event.
+    pub(crate) fn watched(mut self, watch: Arc<SendWatch>, stamp: u32) -> Completion {
+        watch.sent(self.source);
+        self.watch = Some((watch, stamp));
+        self
+    }
+
+    fn end_watch(&mut self, delivered: u64) {
+        if let Some((watch, stamp)) = self.watch.take() {
+            watch.done(self.source, stamp, delivered);
+        }
     }
 
     /// Settles every tracked event of the frame that is still open.
@@ -58,15 +77,20 @@ impl Completion {
     /// The frame was stored as one record at (partition, offset).
     pub fn delivered_at(mut self, partition: i32, offset: i64) {
         self.done = true;
+        // The wait is recorded before anyone can see the events delivered.
+        self.end_watch(self.events);
+        self.accounting.count(self.events, Ok(()));
         self.settle_tracked(Some((partition, offset)), None);
-        self.accounting.complete(self.events, Ok(()));
+        self.accounting.notify();
     }
 
     /// The frame's events could not be delivered.
     pub fn failed(mut self, error: Error) {
         self.done = true;
+        self.end_watch(0);
+        self.accounting.count(self.events, Err(error.clone()));
         self.settle_tracked(None, Some(&error));
-        self.accounting.complete(self.events, Err(error));
+        self.accounting.notify();
     }
 
     /// `failed` of the frame's events could not be delivered, the rest were.
@@ -75,6 +99,7 @@ impl Completion {
         self.done = true;
         self.tracked.clear();
         let failed = failed.min(self.events);
+        self.end_watch(self.events - failed);
         if self.events > failed {
             self.accounting.complete(self.events - failed, Ok(()));
         }
@@ -89,8 +114,10 @@ impl Drop for Completion {
     fn drop(&mut self) {
         if !self.done {
             let error = Error::new(Code::MB_ERR_INTERNAL, "sink dropped a frame without reporting it");
+            self.end_watch(0);
+            self.accounting.count(self.events, Err(error.clone()));
             self.settle_tracked(None, Some(&error));
-            self.accounting.complete(self.events, Err(error));
+            self.accounting.notify();
         }
     }
 }

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -584,6 +585,45 @@ static void test_null_sink(uint32_t events) {
     mb_collector_free(c);
 }
 
+/* A collector creates its calibration database; the status JSON reads it,
+ * sized by a first call. */
+static void test_calibration_status(void) {
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/mb-api-calibration-%d.db", (int)getpid());
+    mb_config *cfg = mb_config_new();
+    CHECK(cfg != NULL);
+    CHECK_OK(mb_config_set(cfg, "sink", "null"));
+    CHECK_OK(mb_config_set(cfg, "calibration.path", path));
+    CHECK_RC(mb_config_set(cfg, "calibration.explore.ratio", "2"), MB_ERR_INVALID_CONFIG);
+    CHECK_LAST_ERROR_HAS("calibration.explore.ratio");
+    mb_collector *c = new_collector(cfg);
+    mb_config_free(cfg);
+    mb_status st;
+    CHECK_OK(mb_collector_status(c, &st));
+    CHECK(st.calibration_persistent == 1 && st.calibration_errors == 0);
+    mb_collector_free(c);
+
+    size_t needed = 0;
+    CHECK_RC(mb_calibration_status_json(path, NULL, 0, &needed), MB_ERR_TOO_LARGE);
+    CHECK(needed > 100);
+    char *json = malloc(needed);
+    CHECK(json != NULL);
+    CHECK_OK(mb_calibration_status_json(path, json, needed, NULL));
+    CHECK(strlen(json) + 1 == needed);
+    CHECK(strstr(json, "\"name\":\"L5_BALANCED\"") != NULL && strstr(json, "\"learned\":false") != NULL);
+    free(json);
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s.missing", path);
+    CHECK_RC(mb_calibration_status_json(missing, NULL, 0, &needed), MB_ERR_CALIBRATION);
+    CHECK_LAST_ERROR_HAS("no calibration database");
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char f[160];
+        snprintf(f, sizeof f, "%s%s", path, suffixes[i]);
+        unlink(f);
+    }
+}
+
 /* After free: MB_ERR_CLOSED everywhere, and a second free is harmless. */
 static void test_closed(void) {
     static struct ordered_sink sink;
@@ -733,6 +773,7 @@ int main(int argc, char **argv) {
     test_tracked(n < 2000 ? n : 2000);
     test_closed();
     test_frame_decode_stop();
+    test_calibration_status();
     printf("api: ok (%u events per producer, %.2fs)\n", n, now_s() - t0);
     return 0;
 }
