@@ -37,7 +37,7 @@ fn cycle(pairs: &[(&str, &str)], events: usize) {
 fn create_and_free_keeps_memory_flat() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Each collector touches about 400 KiB of its rings (2000 events of 200 bytes).
-    let pairs = [("sink", "null"), ("partitions", "1"), ("level", "L10_MAX")];
+    let pairs = [("sink", "null"), ("partitions", "1"), ("level", "L10_MAX"), ("calibration.enabled", "false")];
     for _ in 0..20 {
         cycle(&pairs, 2000);
     }
@@ -58,7 +58,7 @@ fn create_and_free_keeps_memory_flat() {
 fn freed_queue_is_released_once_drained() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use microbatch::tracking::AckEvent;
-    let pairs = [("sink", "null"), ("partitions", "1"), ("level", "L10_MAX"), ("tracking.queue", "true")];
+    let pairs = [("sink", "null"), ("partitions", "1"), ("level", "L10_MAX"), ("tracking.queue", "true"), ("calibration.enabled", "false")];
     let run = |drain: bool| {
         let cfg = mb_config_new();
         for (k, v) in pairs {

@@ -79,6 +79,7 @@ fn collector(bootstrap: &str, topic: &str) -> Collector {
         ("partitions", "2"),
         ("submit.block.ms", "100"),
         ("tracking.queue", "true"),
+        ("calibration.enabled", "false"),
     ] {
         c.set(k, v).unwrap();
     }

@@ -52,6 +52,9 @@ fn collector(mock: &Mock, topic: &str, extra: &[(&str, &str)]) -> Collector {
         ("level", "L2_FAST"),
         ("partitions", "2"),
         ("close.timeout.ms", "2000"),
+        // The faults are the variable here: batching stays at the level's
+        // bootstrap (N, T), and nothing is written to the calibration file.
+        ("calibration.enabled", "false"),
         // Quick reconnects, so "resumes when the broker returns" is seconds.
         ("kafka.reconnect.backoff.ms", "10"),
         ("kafka.reconnect.backoff.max.ms", "200"),
@@ -559,6 +562,7 @@ fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
         ("kafka.queue.buffering.max.messages", "10"),
         ("kafka.message.timeout.ms", "1500"),
         ("close.timeout.ms", "200"),
+        ("calibration.enabled", "false"),
     ] {
         let (k, v) = (CString::new(k).unwrap(), CString::new(v).unwrap());
         assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);

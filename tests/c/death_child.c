@@ -81,6 +81,7 @@ int main(int argc, char **argv) {
     CHECK_OK(mb_config_set(cfg, "kafka.enable.idempotence", "true"));
     CHECK_OK(mb_config_set(cfg, "level", "L3_LOW"));
     CHECK_OK(mb_config_set(cfg, "partitions", "3"));
+    CHECK_OK(mb_config_set(cfg, "calibration.enabled", "false"));
     CHECK_OK(mb_collector_new(cfg, &c));
     mb_config_free(cfg);
     pthread_t th[PRODUCERS];

@@ -36,6 +36,7 @@ static mb_collector *make(const char *const *pairs, int tracked_queue) {
     CHECK_OK(mb_config_set(cfg, "partitions", "2"));
     CHECK_OK(mb_config_set(cfg, "ring.capacity.bytes", "65536"));
     CHECK_OK(mb_config_set(cfg, "event.max.bytes", "4096"));
+    CHECK_OK(mb_config_set(cfg, "calibration.enabled", "false"));
     if (tracked_queue) CHECK_OK(mb_config_set(cfg, "tracking.queue", "true"));
     for (; pairs && pairs[0]; pairs += 2) CHECK_OK(mb_config_set(cfg, pairs[0], pairs[1]));
     mb_collector *c = NULL;
