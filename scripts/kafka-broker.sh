@@ -8,15 +8,29 @@
 #   scripts/kafka-broker.sh stop      [STATE_DIR]  # idempotent
 #   scripts/kafka-broker.sh status    [STATE_DIR]  # "running"/"stopped"; exit 0/3
 #   scripts/kafka-broker.sh bootstrap [STATE_DIR]  # 127.0.0.1:PORT (fails if stopped)
+#   scripts/kafka-broker.sh kill      [STATE_DIR]  # SIGKILL the broker; data and ports are kept
+#   scripts/kafka-broker.sh resume    [STATE_DIR]  # start it again on the same data and ports
 #   scripts/kafka-broker.sh tool CLASS [ARGS...]   # run a Kafka CLI class, e.g.
 #       scripts/kafka-broker.sh tool org.apache.kafka.tools.TopicCommand \
 #         --bootstrap-server "$(scripts/kafka-broker.sh bootstrap)" --list
+#
+# Cluster mode: three KRaft nodes on loopback (each broker+controller, one
+# quorum of three voters), small heaps, topics created with replication
+# factor 3 and min.insync.replicas 2 by default. STATE_DIR defaults to
+# $KAFKA_CLUSTER_STATE_DIR, else <repo>/target/kafka-cluster.
+#   scripts/kafka-broker.sh cluster start     [STATE_DIR]  # prints the bootstrap list last
+#   scripts/kafka-broker.sh cluster stop      [STATE_DIR]
+#   scripts/kafka-broker.sh cluster status    [STATE_DIR]  # one line per node
+#   scripts/kafka-broker.sh cluster bootstrap [STATE_DIR]
+#   scripts/kafka-broker.sh cluster kill N    [STATE_DIR]  # SIGKILL node N (1..3)
+#   scripts/kafka-broker.sh cluster resume N  [STATE_DIR]  # restart node N on its data
 #
 # STATE_DIR defaults to $KAFKA_BROKER_STATE_DIR, else <repo>/target/kafka-broker.
 # Environment knobs:
 #   KAFKA_VERSION         Kafka release to resolve (default 4.1.1; any 4.x)
 #   KAFKA_NUM_PARTITIONS  num.partitions for auto-created topics (default 1)
-#   KAFKA_HEAP_OPTS       broker heap flags (default "-Xmx1g -Xms256m")
+#   KAFKA_HEAP_OPTS       broker heap flags (default "-Xmx1g -Xms256m";
+#                         cluster nodes: "-Xmx384m -Xms128m")
 #   KAFKA_JVM_OPTS        extra broker JVM flags (e.g. -XX:TieredStopAtLevel=1
 #                         to start faster on a busy machine, at some throughput)
 #   KAFKA_START_TIMEOUT   seconds to wait for readiness (default 120)
@@ -315,6 +329,22 @@ wait_ready() {
   done
 }
 
+# Starts one broker JVM in the background: $1 server.properties, $2 log,
+# $3 pid file, the rest heap flags. nohup: the broker must outlive the
+# calling shell/terminal. stdin/stdout are detached so
+# "$(kafka-broker.sh start)" does not wait for the broker.
+launch() {
+  local props=$1 logf=$2 pidf=$3
+  shift 3
+  nohup "$JAVA" "$@" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$BROKER_LOG4J" \
+    "-Dkafka.logs.dir=$(dirname -- "$logf")" ${EXTRA_JVM_OPTS[@]+"${EXTRA_JVM_OPTS[@]}"} \
+    -cp "$CLASSPATH_VALUE" \
+    kafka.Kafka "$props" </dev/null >>"$logf" 2>&1 9>&- &
+  printf '%s\n' "$!" >"$pidf"
+}
+
 # --- commands --------------------------------------------------------------
 
 cmd_start() {
@@ -357,16 +387,8 @@ cmd_start() {
     die "formatting storage failed"
   fi
 
-  # nohup: the broker must outlive the calling shell/terminal. stdin/stdout
-  # are detached so "$(kafka-broker.sh start)" does not wait for the broker.
-  nohup "$JAVA" "${HEAP_OPTS[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
-    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$BROKER_LOG4J" \
-    "-Dkafka.logs.dir=$STATE_DIR" ${EXTRA_JVM_OPTS[@]+"${EXTRA_JVM_OPTS[@]}"} \
-    -cp "$CLASSPATH_VALUE" \
-    kafka.Kafka "$SERVER_PROPS" </dev/null >>"$BROKER_LOG" 2>&1 9>&- &
-  pid=$!
-  printf '%s\n' "$pid" >"$PID_FILE"
+  launch "$SERVER_PROPS" "$BROKER_LOG" "$PID_FILE" "${HEAP_OPTS[@]}"
+  pid=$(<"$PID_FILE")
   # Do not leave a half-started broker behind if we are interrupted.
   trap 'terminate '"$pid"'; rm -f "$PID_FILE"; exit 130' INT TERM
 
@@ -426,6 +448,274 @@ cmd_bootstrap() {
   cat "$BOOTSTRAP_FILE"
 }
 
+# SIGKILL, as a crash would: no controlled shutdown, no flush.
+cmd_kill() {
+  set_state_dir "${1:-}"
+  local pid
+  pid=$(running_pid) || die "broker in $STATE_DIR is not running"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  log "killed broker (pid $pid) with SIGKILL; 'resume' restarts it on the same data and port"
+}
+
+# Restarts a killed or stopped broker on its data dir, ports and cluster id.
+cmd_resume() {
+  set_state_dir "${1:-}"
+  [[ -s $SERVER_PROPS ]] || die "no broker was ever started in $STATE_DIR"
+  lock_state_dir
+  local pid port bootstrap rc=0
+  if pid=$(running_pid); then
+    log "already running (pid $pid)"
+    return 0
+  fi
+  DEADLINE=$(($(date +%s) + START_TIMEOUT))
+  CLASSPATH_VALUE=$(<"$CP_FILE")
+  tool_cmd
+  port=$(sed -n 's/^listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$SERVER_PROPS")
+  bootstrap="127.0.0.1:$port"
+  launch "$SERVER_PROPS" "$BROKER_LOG" "$PID_FILE" "${HEAP_OPTS[@]}"
+  pid=$(<"$PID_FILE")
+  wait_ready "$pid" "$port" "$bootstrap" || rc=$?
+  ((rc == 0)) || { tail_broker_log; die "resumed broker not ready (rc $rc)"; }
+  printf '%s\n' "$bootstrap" >"$BOOTSTRAP_FILE"
+  log "broker resumed at $bootstrap (pid $pid)"
+}
+
+# --- cluster mode ------------------------------------------------------------
+
+CLUSTER_NODES=3
+read -r -a CLUSTER_HEAP_OPTS <<<"${KAFKA_HEAP_OPTS:--Xmx384m -Xms128m}"
+
+set_cluster_dir() {
+  local dir=${1:-${KAFKA_CLUSTER_STATE_DIR:-$REPO_ROOT/target/kafka-cluster}}
+  if [[ ${2:-} == create ]]; then mkdir -p -- "$dir"; fi
+  [[ -d $dir ]] && dir=$(cd -- "$dir" && pwd -P)
+  # The shared helpers (classpath, log4j, probe) read these.
+  STATE_DIR=$dir
+  CP_FILE="$dir/classpath"
+  CP_KEY_FILE="$dir/classpath.key"
+  BROKER_LOG4J="$dir/log4j2-broker.properties"
+  TOOLS_LOG4J="$dir/log4j2-tools.properties"
+  PROBE_PROPS="$dir/probe.properties"
+  READY_LOG="$dir/ready-check.log"
+  BOOTSTRAP_FILE="$dir/bootstrap"
+}
+
+# Per-node paths for node $1.
+node_paths() {
+  NODE_DIR="$STATE_DIR/node-$1"
+  SERVER_PROPS="$NODE_DIR/server.properties"
+  BROKER_LOG="$NODE_DIR/broker.log"
+  PID_FILE="$NODE_DIR/broker.pid"
+}
+
+node_port() { sed -n 's/^listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$STATE_DIR/node-$1/server.properties"; }
+
+write_node_config() {
+  local id=$1 port=$2 cport=$3 voters=$4
+  mkdir -p "$NODE_DIR"
+  cat >"$SERVER_PROPS" <<EOC
+# Generated by scripts/kafka-broker.sh cluster start.
+process.roles=broker,controller
+node.id=$id
+controller.quorum.voters=$voters
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$NODE_DIR/data
+
+num.partitions=$NUM_PARTITIONS
+# Every topic survives one node down and acknowledges acks=all only once
+# two replicas have it.
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=1
+transaction.state.log.num.partitions=1
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+auto.create.topics.enable=true
+group.initial.rebalance.delay.ms=0
+# A killed leader is noticed within seconds, not the default 18-45 s.
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=500
+replica.lag.time.max.ms=5000
+# An unclean leader would lose acknowledged writes.
+unclean.leader.election.enable=false
+
+message.max.bytes=$MAX_MESSAGE_BYTES
+replica.fetch.max.bytes=$MAX_MESSAGE_BYTES
+socket.request.max.bytes=104857600
+EOC
+}
+
+cluster_bootstrap_list() {
+  local n list=
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do list+="${list:+,}127.0.0.1:$(node_port "$n")"; done
+  printf '%s\n' "$list"
+}
+
+cluster_node_pid() { node_paths "$1"; running_pid; }
+
+cmd_cluster_start() {
+  set_cluster_dir "${1:-}" create
+  lock_state_dir
+  local n pid
+  if [[ -s $BOOTSTRAP_FILE ]]; then
+    local up=0
+    for ((n = 1; n <= CLUSTER_NODES; n++)); do cluster_node_pid "$n" >/dev/null && up=$((up + 1)); done
+    if ((up == CLUSTER_NODES)); then
+      log "cluster already running"
+      cat "$BOOTSTRAP_FILE"
+      return 0
+    fi
+  fi
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do
+    if pid=$(cluster_node_pid "$n"); then terminate "$pid"; fi
+  done
+  rm -f "$BOOTSTRAP_FILE"
+  command -v "$JAVA" >/dev/null || die "java not found (set JAVA_HOME)"
+  local t0 used= port cport voters= cluster_id
+  t0=$(date +%s%N)
+  DEADLINE=$(($(date +%s) + START_TIMEOUT * 2))
+  resolve_classpath
+  tool_cmd
+  local -a ports cports
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do
+    port=$(free_port); while [[ " $used " == *" $port "* ]]; do port=$(free_port); done; used+=" $port"
+    cport=$(free_port); while [[ " $used " == *" $cport "* ]]; do cport=$(free_port); done; used+=" $cport"
+    ports[n]=$port cports[n]=$cport
+    voters+="${voters:+,}$n@127.0.0.1:$cport"
+  done
+  cluster_id=$(random_cluster_id)
+  write_configs_shared
+  : >"$READY_LOG"
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do
+    node_paths "$n"
+    rm -rf -- "${NODE_DIR:?}"
+    write_node_config "$n" "${ports[n]}" "${cports[n]}" "$voters"
+    : >"$BROKER_LOG"
+    "${TOOL[@]}" kafka.tools.StorageTool format --config "$SERVER_PROPS" \
+      --cluster-id "$cluster_id" >>"$BROKER_LOG" 2>&1 9>&- || { tail_broker_log; die "formatting node $n failed"; }
+  done
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do
+    node_paths "$n"
+    launch "$SERVER_PROPS" "$BROKER_LOG" "$PID_FILE" "${CLUSTER_HEAP_OPTS[@]}"
+  done
+  local bootstrap
+  bootstrap=$(cluster_bootstrap_list)
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do
+    node_paths "$n"
+    pid=$(<"$PID_FILE")
+    until (exec 3<>"/dev/tcp/127.0.0.1/${ports[n]}") 2>/dev/null; do
+      kill -0 "$pid" 2>/dev/null || { tail_broker_log; die "node $n exited during startup"; }
+      (($(remaining) > 0)) || { tail_broker_log; die "node $n not listening in time"; }
+      sleep 0.2
+    done
+  done
+  # The probe's topic needs all three replicas: every node is then serving.
+  until probe_ready "$bootstrap"; do
+    (($(remaining) > 0)) || { tail -n 15 "$READY_LOG" >&2; die "cluster not ready in time (logs: $STATE_DIR/node-*/broker.log)"; }
+    sleep 1
+  done
+  printf '%s\n' "$bootstrap" >"$BOOTSTRAP_FILE"
+  log "3-node Kafka $KAFKA_VERSION cluster ready at $bootstrap (state $STATE_DIR) in $((($(date +%s%N) - t0) / 1000000)) ms"
+  printf '%s\n' "$bootstrap"
+}
+
+# The files every node shares (log4j, probe settings).
+write_configs_shared() {
+  local saved=${SERVER_PROPS:-}
+  SERVER_PROPS=/dev/null DATA_DIR=/dev/null
+  write_configs 0 0
+  SERVER_PROPS=$saved
+}
+
+cmd_cluster_stop() {
+  set_cluster_dir "${1:-}"
+  [[ -d $STATE_DIR ]] || { log "not running"; return 0; }
+  lock_state_dir
+  local n pid
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do
+    if pid=$(cluster_node_pid "$n"); then
+      # SIGKILL: the cluster is thrown away anyway, and a controlled shutdown
+      # of the last voters can wait for a quorum that is already gone.
+      kill -KILL "$pid" 2>/dev/null || true
+      log "stopped node $n (pid $pid)"
+    fi
+  done
+  rm -f "$BOOTSTRAP_FILE"
+}
+
+cmd_cluster_status() {
+  set_cluster_dir "${1:-}"
+  local n pid up=0
+  for ((n = 1; n <= CLUSTER_NODES; n++)); do
+    if [[ -s $STATE_DIR/node-$n/server.properties ]] && pid=$(cluster_node_pid "$n"); then
+      echo "node $n running pid $pid port $(node_port "$n")"; up=$((up + 1))
+    else
+      echo "node $n stopped"
+    fi
+  done
+  ((up > 0)) || return 3
+}
+
+cmd_cluster_bootstrap() {
+  set_cluster_dir "${1:-}"
+  [[ -s $BOOTSTRAP_FILE ]] || die "cluster in $STATE_DIR is not running"
+  cat "$BOOTSTRAP_FILE"
+}
+
+cmd_cluster_kill() {
+  local n=${1:-}
+  [[ $n =~ ^[1-3]$ ]] || die "cluster kill: node 1..3"
+  set_cluster_dir "${2:-}"
+  local pid
+  pid=$(cluster_node_pid "$n") || die "node $n is not running"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  log "killed node $n (pid $pid) with SIGKILL"
+}
+
+cmd_cluster_resume() {
+  local n=${1:-} pid port
+  [[ $n =~ ^[1-3]$ ]] || die "cluster resume: node 1..3"
+  set_cluster_dir "${2:-}"
+  node_paths "$n"
+  [[ -s $SERVER_PROPS ]] || die "node $n was never started in $STATE_DIR"
+  if pid=$(running_pid); then log "node $n already running (pid $pid)"; return 0; fi
+  CLASSPATH_VALUE=$(<"$CP_FILE")
+  launch "$SERVER_PROPS" "$BROKER_LOG" "$PID_FILE" "${CLUSTER_HEAP_OPTS[@]}"
+  pid=$(<"$PID_FILE")
+  port=$(node_port "$n")
+  DEADLINE=$(($(date +%s) + START_TIMEOUT))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { tail_broker_log; die "node $n exited while resuming"; }
+    (($(remaining) > 0)) || die "node $n not listening in time"
+    sleep 0.2
+  done
+  log "node $n resumed (pid $pid, port $port)"
+}
+
+cmd_cluster() {
+  (($# > 0)) || usage
+  local sub=$1
+  shift
+  case $sub in
+    start) cmd_cluster_start "$@" ;;
+    stop) cmd_cluster_stop "$@" ;;
+    status) cmd_cluster_status "$@" ;;
+    bootstrap) cmd_cluster_bootstrap "$@" ;;
+    kill) cmd_cluster_kill "$@" ;;
+    resume) cmd_cluster_resume "$@" ;;
+    *) log "unknown cluster command: $sub"; usage ;;
+  esac
+}
+
 cmd_tool() {
   (($# > 0)) || usage
   set_state_dir "" create
@@ -449,6 +739,9 @@ main() {
     stop) cmd_stop "$@" ;;
     status) cmd_status "$@" ;;
     bootstrap) cmd_bootstrap "$@" ;;
+    kill) cmd_kill "$@" ;;
+    resume) cmd_resume "$@" ;;
+    cluster) cmd_cluster "$@" ;;
     tool) cmd_tool "$@" ;;
     -h | --help | help) usage 0 ;;
     *) log "unknown command: $cmd"; usage ;;

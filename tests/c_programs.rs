@@ -211,6 +211,14 @@ fn race_mpsc() {
     check_program("tests/c/race.c", "race_mpsc", Lang::C, &["40", "mpsc"], &["4", "mpsc"]);
 }
 
+/// The C ABI used wrongly: calls after (double) free, free under callers
+/// blocked in wait, flush and poll, absurd sizes, nonsense configuration, a
+/// pointer that is no collector, tiny error buffers (tests/c/misuse.c).
+#[test]
+fn misuse() {
+    check_program("tests/c/misuse.c", "misuse", Lang::C, &["20"], &["3"]);
+}
+
 #[test]
 fn frame() {
     check_program("tests/c/frame.c", "frame", Lang::C, &["20000"], &["500"]);
@@ -243,5 +251,121 @@ fn frame_header_is_portable() {
             .output()
             .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
         assert!(out.status.success(), "{compiler} {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[cfg(feature = "kafka")]
+mod reliability;
+
+/// A producer process (tests/c/death_child.c, through the C ABI) killed with
+/// SIGKILL mid-run: every event whose tracked submit it had seen answered
+/// MB_OK is in the topic afterwards. Events it had only submitted (accepted
+/// into memory, not yet acknowledged) may be lost: that is what
+/// fire-and-forget risks when the process dies, and the report counts them.
+/// The broker is librdkafka's mock cluster, living in this (surviving)
+/// process; the child reaches it over loopback TCP like a real broker.
+#[cfg(feature = "kafka")]
+#[test]
+fn process_death_keeps_every_acknowledged_event() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::io::{BufRead, BufReader};
+
+    let bin = compile("tests/c/death_child.c", "death_child", Lang::C);
+    let topic = reliability::unique_topic("death");
+    let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    mock.create_topic(&topic, 3, 1).unwrap();
+    let bootstrap = mock.bootstrap_servers();
+    let run = reliability::run_tag();
+    let err_path = out_dir().join("death_child.stderr");
+    let mut child = Command::new(&bin)
+        .args([bootstrap.as_str(), topic.as_str(), &run.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(File::create(&err_path).unwrap())
+        .spawn()
+        .expect("start death_child");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let reader = std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        loop {
+            let mut line = Vec::new();
+            match r.read_until(b'\n', &mut line) {
+                // A last line without its newline was cut by the kill: not a claim.
+                Ok(0) | Err(_) => break,
+                Ok(_) if line.last() != Some(&b'\n') => break,
+                Ok(_) => {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let (mut subs, mut acks, mut fails) = (BTreeMap::<u32, BTreeSet<u32>>::new(), BTreeMap::<u32, Vec<u32>>::new(), 0u64);
+    let mut take = |line: &[u8], subs: &mut BTreeMap<u32, BTreeSet<u32>>, acks: &mut BTreeMap<u32, Vec<u32>>| {
+        let line = String::from_utf8_lossy(line);
+        let mut w = line.split_whitespace();
+        let (kind, p, s) = (w.next(), w.next().and_then(|x| x.parse().ok()), w.next().and_then(|x| x.parse().ok()));
+        match (kind, p, s) {
+            (Some("SUB"), Some(p), Some(s)) => {
+                subs.entry(p).or_default().insert(s);
+            }
+            (Some("ACK"), Some(p), Some(s)) => acks.entry(p).or_default().push(s),
+            (Some("FAIL"), Some(_), Some(_)) => fails += 1,
+            _ => {}
+        }
+    };
+    // Let it run until a few thousand events are acknowledged, then kill it.
+    let start = Instant::now();
+    let mut acked = 0usize;
+    while acked < 6000 {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => {
+                acked += usize::from(line.starts_with(b"ACK"));
+                take(&line, &mut subs, &mut acks);
+            }
+            Err(_) => panic!(
+                "death_child produced no acknowledgement for 30 s (exit: {:?})\n{}",
+                child.try_wait(),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            ),
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "too slow: {acked} acks in 60 s");
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the child must still be running when it is killed");
+    child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    for line in rx.try_iter() {
+        take(&line, &mut subs, &mut acks);
+    }
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
+
+    let found = reliability::read_topic(&bootstrap, &topic, true, run, Duration::from_secs(30));
+    let f = reliability::tally(&found);
+    let acked: BTreeMap<u32, Vec<u32>> = acks.clone();
+    let missing = reliability::missing(&acked, &found);
+    let submitted: u64 = subs.values().map(|s| s.len() as u64).sum();
+    let acked_n: u64 = acks.values().map(|s| s.len() as u64).sum();
+    let unacked_lost = submitted.saturating_sub(f.unique);
+    reliability::report(
+        "process_sigkill",
+        "producer process (C ABI, 3 threads, acks=all, idempotence) killed with SIGKILL after 6000 acknowledgements",
+        submitted,
+        acked_n,
+        fails,
+        Some(&f),
+        &format!("acknowledged but missing={}; submitted but not in topic (lost with the process)={unacked_lost}", missing.len()),
+    );
+    assert!(missing.is_empty(), "acknowledged events missing after the kill: {:?}", &missing[..missing.len().min(10)]);
+    assert_eq!(fails, 0, "the broker was up: nothing may fail");
+    assert_eq!((f.duplicates, f.reordered), (0, 0));
+    // Every event in the topic was submitted (the child's SUB line may have
+    // been cut by the kill only for the very last events of each thread).
+    for (p, seqs) in &found {
+        let max_sub = subs.get(p).and_then(|s| s.iter().next_back().copied()).unwrap_or(0);
+        assert!(seqs.iter().all(|&s| s <= max_sub + 4096), "producer {p}: an event that was never submitted");
     }
 }

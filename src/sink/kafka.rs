@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Room librdkafka needs around a record value (record batch header, record
 /// framing, our two headers): `batch.max.bytes` + this must not exceed
@@ -96,6 +96,11 @@ pub struct SinkContext {
     /// Client-level errors (all brokers down, authentication, ...).
     errors: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// When the sink was created; `progress_us` counts from here.
+    started: Instant,
+    /// Microseconds after `started` of the last successful delivery report
+    /// (0: none yet). See `KafkaSink::enqueue`.
+    progress_us: AtomicU64,
 }
 
 impl SinkContext {
@@ -158,8 +163,26 @@ impl ProducerContext for SinkContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Self::DeliveryOpaque) {
         let outcome = match result {
-            Ok(message) => Ok((message.partition(), message.offset())),
-            Err((e, _)) => Err(Error::new(Code::MB_ERR_DELIVERY, format!("Kafka delivery failed: {e}"))),
+            Ok(message) => {
+                let now = self.started.elapsed().as_micros() as u64;
+                self.progress_us.fetch_max(now.max(1), Ordering::Relaxed);
+                Ok((message.partition(), message.offset()))
+            }
+            Err((e, message)) => {
+                // librdkafka knows whether the broker may have written a
+                // record that it reports failed (a request that timed out
+                // after it was sent, retries exhausted): a caller must not
+                // take such a failure as "not stored".
+                // SAFETY: `message` is the live delivery report librdkafka
+                // passed to this callback; the call only reads its status.
+                let status = unsafe { rdkafka::bindings::rd_kafka_message_status(message.ptr()) };
+                let persisted = match status {
+                    rdkafka::bindings::rd_kafka_msg_status_t::RD_KAFKA_MSG_STATUS_NOT_PERSISTED => "not persisted",
+                    rdkafka::bindings::rd_kafka_msg_status_t::RD_KAFKA_MSG_STATUS_PERSISTED => "persisted",
+                    _ => "possibly persisted (the broker may hold the record)",
+                };
+                Err(Error::new(Code::MB_ERR_DELIVERY, format!("Kafka delivery failed, {persisted}: {e}")))
+            }
         };
         match *pending {
             Pending::Frame(completion) => match outcome {
@@ -215,6 +238,13 @@ pub struct KafkaSink {
     producer: ThreadedProducer<SinkContext>,
     topic: String,
     mode: RecordMode,
+    /// librdkafka's `message.timeout.ms` (None: 0, infinite). A record that
+    /// finds librdkafka's queue full waits for room only while the broker
+    /// has delivered something within this long (see `enqueue`).
+    stall_limit: Option<Duration>,
+    /// Microseconds after `SinkContext::started` when a record first found
+    /// the queue full with no delivery since (0: not full).
+    full_since_us: AtomicU64,
     /// Declared after `producer` so the producer is dropped (and stops
     /// talking to it) before the mock cluster goes away.
     _mock: Option<MockBroker>,
@@ -250,11 +280,27 @@ impl KafkaSink {
                  Lower batch.max.bytes or raise kafka.message.max.bytes (and the broker's message.max.bytes)"
             )));
         }
-        let context = SinkContext { errors: AtomicU64::new(0), last_error: Mutex::new(None) };
+        // delivery.timeout.ms is librdkafka's alias of message.timeout.ms;
+        // the caller's own setting wins over our default.
+        let timeout = ["message.timeout.ms", "delivery.timeout.ms"]
+            .iter()
+            .find_map(|k| settings.properties.get(*k).map(String::as_str))
+            .or_else(|| client.get("message.timeout.ms"))
+            .unwrap_or("300000");
+        let timeout: u64 = timeout
+            .parse()
+            .map_err(|_| Error::invalid_config("`kafka.message.timeout.ms` must be an integer"))?;
+        let stall_limit = (timeout > 0).then(|| Duration::from_millis(timeout));
+        let context = SinkContext {
+            errors: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            started: Instant::now(),
+            progress_us: AtomicU64::new(0),
+        };
         let producer: ThreadedProducer<SinkContext> = client.create_with_context(context).map_err(|e| {
             Error::invalid_config(format!("librdkafka refused the configuration: {e}"))
         })?;
-        Ok(KafkaSink { producer, topic: settings.topic, mode: settings.mode, _mock: mock })
+        Ok(KafkaSink { producer, topic: settings.topic, mode: settings.mode, stall_limit, full_since_us: AtomicU64::new(0), _mock: mock })
     }
 
     /// Client-level errors seen so far, and the last one.
@@ -263,8 +309,33 @@ impl KafkaSink {
         (ctx.errors.load(Ordering::Relaxed), ctx.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
+    /// Called when a record finds librdkafka's queue full. True once the
+    /// queue has been full, with no successful delivery report, for
+    /// `stall_limit`: everything librdkafka holds is then as old as its own
+    /// timeout allows, and a record that waited for room would fail the same
+    /// way. The clock starts at the first full queue after the last
+    /// delivery, so an idle sink hit by a burst waits as long as it may.
+    fn stalled(&self) -> bool {
+        let Some(limit) = self.stall_limit else { return false };
+        let ctx = self.producer.context();
+        let now = ctx.started.elapsed().as_micros() as u64;
+        let progress = ctx.progress_us.load(Ordering::Relaxed);
+        let mut since = self.full_since_us.load(Ordering::Relaxed);
+        if since == 0 || since < progress {
+            // A new full spell (racing flush threads may each start one;
+            // any of their starts is as good).
+            self.full_since_us.store(now.max(1), Ordering::Relaxed);
+            since = now;
+        }
+        Duration::from_micros(now.saturating_sub(since.max(progress))) > limit
+    }
+
     /// Enqueues one record, waiting while librdkafka's queue is full (that is
-    /// the back-pressure that reaches the rings). Other errors fail the record.
+    /// the back-pressure that reaches the rings), but not for ever: once the
+    /// broker has delivered nothing for `message.timeout.ms` a record that
+    /// finds the queue full fails at once (not persisted), so a flush
+    /// thread, and the close that joins it, is never held longer than
+    /// that by an absent broker. Other errors fail the record.
     fn enqueue(&self, key: &str, payload: &[u8], headers: Option<OwnedHeaders>, pending: Box<Pending>) -> Result<(), (Error, Box<Pending>)> {
         let mut record = BaseRecord::with_opaque_to(&self.topic, pending).key(key).payload(payload);
         if let Some(h) = headers {
@@ -274,6 +345,17 @@ impl KafkaSink {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                    if self.stalled() {
+                        let limit = self.stall_limit.unwrap_or_default().as_millis();
+                        let error = Error::new(
+                            Code::MB_ERR_DELIVERY,
+                            format!(
+                                "Kafka delivery failed, not persisted: librdkafka's queue is full and the broker \
+                                 has acknowledged nothing for kafka.message.timeout.ms = {limit} ms"
+                            ),
+                        );
+                        return Err((error, back.delivery_opaque));
+                    }
                     record = back;
                     std::thread::sleep(Duration::from_micros(200));
                 }
