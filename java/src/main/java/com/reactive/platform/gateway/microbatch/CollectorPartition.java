@@ -109,6 +109,12 @@ final class CollectorPartition {
      */
     static final class Stage extends Pad128 {
         Object[] events = new Object[1024];
+        /**
+         * Per staged event, its conservative enqueue time (see {@link #oldestNanos}): after a
+         * frame goes, the first event left staged gives the stage's new oldest time, and each
+         * frame reports the wait of its own first event.
+         */
+        long[] stamps = new long[1024];
         int count;
         /** Encoded bytes of the staged events (length prefixes included, header not). */
         long bytes;
@@ -118,6 +124,7 @@ final class CollectorPartition {
          * A conservative enqueue time of the oldest staged event: when the drain before the
          * one that found it started. An event the previous drain did not see was published
          * after that drain read the ring, so it cannot have been submitted much earlier.
+         * Always {@code stamps[0]} while events are staged.
          */
         long oldestNanos;
         /** When the last drain of this partition started. */

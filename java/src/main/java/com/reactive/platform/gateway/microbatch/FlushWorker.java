@@ -126,7 +126,9 @@ final class FlushWorker implements Runnable {
         if (room == 0) {
             int limit = stageLimit(s);
             if (st.events.length < limit) {
-                st.events = Arrays.copyOf(st.events, (int) Math.min(limit, 2L * st.events.length));
+                int grown = (int) Math.min(limit, 2L * st.events.length);
+                st.events = Arrays.copyOf(st.events, grown);
+                st.stamps = Arrays.copyOf(st.stamps, grown);
                 room = st.events.length - st.count;
             }
         }
@@ -136,6 +138,7 @@ final class FlushWorker implements Runnable {
                 if (st.count == 0) {
                     st.oldestNanos = st.lastDrainNanos;
                 }
+                Arrays.fill(st.stamps, st.count, st.count + n, st.lastDrainNanos);
                 long bytes = 0;
                 final Object[] ev = st.events;
                 for (int i = st.count, end = st.count + n; i < end; i++) {
@@ -204,15 +207,22 @@ final class FlushWorker implements Runnable {
             } else {
                 break;
             }
-            sendFrame(p, ev, from, k, (int) bytes, st.oldestNanos, reason);
+            sendFrame(p, ev, from, k, (int) bytes, st.stamps[from], reason);
             st.bytes -= bytes - Frames.HEADER_BYTES;
             from += k;
         }
         if (from > 0) {
             int left = st.count - from;
             System.arraycopy(ev, from, ev, 0, left);
+            System.arraycopy(st.stamps, from, st.stamps, 0, left);
             Arrays.fill(ev, left, st.count, null);
             st.count = left;
+            // The events left staged came later than the ones sent: their own oldest time
+            // decides when they are late (keeping the old one sent them early and overstated
+            // their wait).
+            if (left > 0) {
+                st.oldestNanos = st.stamps[0];
+            }
         }
     }
 
