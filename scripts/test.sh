@@ -17,6 +17,9 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v c++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
+# The C example is also built against an installed copy through pkg-config
+# (tests/c_programs.rs, example_builds_with_pkg_config_against_the_installed_library).
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need_apt+=(maven)

@@ -1,7 +1,10 @@
 //! Builds the C and C++ programs that use the C ABI (tests/c/*.c,
 //! bindings/c/example.c, bindings/cpp/test.cpp) with the system compilers
 //! against include/microbatch.h and the cdylib, runs each one, and runs it
-//! again under valgrind (memcheck: no errors, no definite leaks).
+//! again under valgrind (memcheck: no errors, no definite leaks). It also
+//! installs the library with scripts/install.sh into a temporary prefix and
+//! builds the example against it through pkg-config (skipped, with a
+//! message, when pkg-config is not installed).
 //!
 //! The cdylib is the one cargo built for this test run: the library target is
 //! built with all its crate types (cdylib included) before integration
@@ -252,6 +255,152 @@ fn frame_header_is_portable() {
             .unwrap_or_else(|e| panic!("cannot run {compiler}: {e}"));
         assert!(out.status.success(), "{compiler} {args:?}:\n{}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+/// The installed shape (scripts/install.sh): headers under
+/// include/microbatch/, the library and microbatch.pc under the libdir, a
+/// DESTDIR staging that leaves the prefix written in the .pc file alone, and
+/// an uninstall that removes what the install put there.
+#[test]
+fn install_layout_with_destdir_and_uninstall() {
+    let stage = out_dir().join("install_stage");
+    let _ = std::fs::remove_dir_all(&stage);
+    let library = lib_dir().join("libmicrobatch.so");
+    let install = |extra: &[&str]| {
+        let mut cmd = Command::new("bash");
+        cmd.current_dir(ROOT)
+            .arg("scripts/install.sh")
+            .args(["--prefix", "/opt/microbatch", "--libdir", "lib64"])
+            .arg("--destdir")
+            .arg(&stage)
+            .arg("--library")
+            .arg(&library)
+            .args(extra)
+            .env_remove("DESTDIR");
+        let out = cmd.output().expect("run scripts/install.sh");
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    install(&[]);
+
+    let prefix = stage.join("opt/microbatch");
+    for (installed, source) in [
+        ("include/microbatch/microbatch.h", "include/microbatch.h"),
+        ("include/microbatch/microbatch_frame.h", "bindings/c/microbatch_frame.h"),
+        ("include/microbatch/microbatch.hpp", "bindings/cpp/microbatch.hpp"),
+    ] {
+        let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let same = read(&prefix.join(installed)) == read(&Path::new(ROOT).join(source));
+        assert!(same, "{installed} differs from {source}");
+    }
+    assert!(
+        std::fs::read(prefix.join("lib64/libmicrobatch.so")).unwrap() == std::fs::read(&library).unwrap(),
+        "the installed library is not the one given"
+    );
+    let pc = std::fs::read_to_string(prefix.join("lib64/pkgconfig/microbatch.pc")).expect("microbatch.pc installed");
+    for line in [
+        "prefix=/opt/microbatch",
+        "libdir=${exec_prefix}/lib64",
+        "includedir=${prefix}/include",
+        &format!("Version: {}", env!("CARGO_PKG_VERSION")),
+        "Libs: -L${libdir} -lmicrobatch",
+        "Cflags: -I${includedir}/microbatch",
+    ] {
+        assert!(pc.lines().any(|l| l == line), "microbatch.pc lacks `{line}`:\n{pc}");
+    }
+    assert!(!pc.contains('@'), "an unsubstituted placeholder in microbatch.pc:\n{pc}");
+    assert!(!pc.contains(stage.to_str().unwrap()), "the staging directory leaked into microbatch.pc:\n{pc}");
+
+    install(&["--uninstall"]);
+    for gone in [
+        "include/microbatch",
+        "lib64/libmicrobatch.so",
+        "lib64/pkgconfig/microbatch.pc",
+    ] {
+        assert!(!prefix.join(gone).exists(), "{gone} is still there after --uninstall");
+    }
+}
+
+/// What a C or C++ user does: install into a prefix, then build
+/// bindings/c/example.c with `cc example.c $(pkg-config --cflags --libs
+/// microbatch)` and nothing else pointing into this tree, and run it with
+/// the prefix's lib on LD_LIBRARY_PATH. The C++ wrapper and the frame header
+/// must compile from the installed headers too.
+#[test]
+fn example_builds_with_pkg_config_against_the_installed_library() {
+    if Command::new("pkg-config").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        eprintln!("pkg-config is not installed: SKIPPED building the example against the installed library");
+        return;
+    }
+    let dir = out_dir().join("pkgconfig");
+    let _ = std::fs::remove_dir_all(&dir);
+    let prefix = dir.join("prefix");
+    let out = Command::new("bash")
+        .current_dir(ROOT)
+        .arg("scripts/install.sh")
+        .arg("--prefix")
+        .arg(&prefix)
+        .arg("--library")
+        .arg(lib_dir().join("libmicrobatch.so"))
+        .env_remove("DESTDIR")
+        .output()
+        .expect("run scripts/install.sh");
+    assert!(
+        out.status.success(),
+        "scripts/install.sh failed\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let pc_path = prefix.join("lib/pkgconfig");
+    // Through a shell, as people type it: the $(...) is split into words there.
+    let shell = |script: &str| {
+        let mut cmd = Command::new("sh");
+        cmd.current_dir(ROOT)
+            .arg("-c")
+            .arg(script)
+            .env("PKG_CONFIG_PATH", &pc_path)
+            .env("CC", std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .env("CXX", std::env::var("CXX").unwrap_or_else(|_| "c++".into()))
+            .env("BIN", dir.join("example"));
+        let out = cmd.output().unwrap_or_else(|e| panic!("sh -c {script}: {e}"));
+        assert!(
+            out.status.success(),
+            "{script}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(shell("pkg-config --modversion microbatch"), env!("CARGO_PKG_VERSION"));
+    let flags = shell("pkg-config --cflags --libs microbatch");
+    // pkg-config and pkgconf may order the words differently.
+    let words = |s: &str| {
+        let mut w: Vec<String> = s.split_whitespace().map(String::from).collect();
+        w.sort();
+        w
+    };
+    assert_eq!(
+        words(&flags),
+        words(&format!("-I{0}/include/microbatch -L{0}/lib -lmicrobatch", prefix.display())),
+        "pkg-config --cflags --libs microbatch"
+    );
+    shell(r#""$CC" -std=c11 -Wall -Wextra -Werror -pthread bindings/c/example.c $(pkg-config --cflags --libs microbatch) -o "$BIN""#);
+    shell(
+        r#"printf '#include <microbatch.hpp>\n#include <microbatch_frame.h>\nint main(void) { return 0; }\n' |
+           "$CXX" -std=c++17 -Wall -Wextra -Werror -fsyntax-only -x c++ - $(pkg-config --cflags microbatch)"#,
+    );
+
+    let mut run = Command::new(dir.join("example"));
+    run.arg("10000").current_dir(&dir).env("LD_LIBRARY_PATH", prefix.join("lib"));
+    let (code, stdout, stderr) = run_with_timeout(run, "example_pkgconfig", RUN_TIMEOUT);
+    assert_eq!(code, Some(0), "the example built with pkg-config failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("example: ok"), "no `example: ok` in its output:\n{stdout}");
+    eprintln!("example built with {flags}:\n{}", stdout.trim_end());
 }
 
 #[cfg(feature = "kafka")]

@@ -8,8 +8,13 @@
  *   cc -O2 -Iinclude bindings/c/example.c -Ltarget/release -lmicrobatch \
  *      -lpthread -Wl,-rpath,$PWD/target/release -o example && ./example
  *
- * or `make -C bindings/c run`. An optional argument sets the number of
- * events (default 10000).
+ * or `make -C bindings/c run`. Against an installed library
+ * (scripts/install.sh --prefix DIR; PKG_CONFIG_PATH=DIR/lib/pkgconfig):
+ *
+ *   cc -O2 -pthread bindings/c/example.c $(pkg-config --cflags --libs microbatch) -o example
+ *
+ * or `make -C bindings/c run-pkgconfig`. An optional argument sets the number
+ * of events (default 10000).
  */
 
 #include <microbatch.h>
