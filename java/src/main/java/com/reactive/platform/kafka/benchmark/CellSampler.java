@@ -35,9 +35,11 @@ final class CellSampler implements Runnable {
     private final Thread thread;
     private volatile boolean stopping;
     private boolean finished;
+    private final long measuredEndNanos;
     private Histogram progressWindow;
     private Histogram timelineWindow;
     private long lastProgressNanos;
+    private long nextPointNanos;
 
     /**
      * @param timelineMillis null for no timeline
@@ -51,7 +53,9 @@ final class CellSampler implements Runnable {
         this.measuredStartNanos = measuredStartNanos;
         this.timelineNanos = timelineMillis == null ? 0 : timelineMillis * 1_000_000L;
         this.progress = progress;
+        this.measuredEndNanos = measuredStartNanos + schedule.measuredNanos();
         this.lastProgressNanos = measuredStartNanos;
+        this.nextPointNanos = timelineNanos > 0 ? measuredStartNanos + timelineNanos : Long.MAX_VALUE;
         this.thread = new Thread(this, "cell-sampler");
         this.thread.setDaemon(true);
     }
@@ -63,30 +67,34 @@ final class CellSampler implements Runnable {
     @Override
     public void run() {
         long nextProgress = measuredStartNanos + SECOND;
-        long nextPoint = timelineNanos > 0 ? measuredStartNanos + timelineNanos : Long.MAX_VALUE;
-        long measuredEnd = measuredStartNanos + schedule.measuredNanos();
         sleepUntil(measuredStartNanos);
         // Warm-up events are not recorded; this only starts both windows at the measured start.
         progressWindow = outcomes.progressInterval(null);
         timelineWindow = outcomes.timelineInterval(null);
         while (!stopping) {
-            long wake = Math.min(nextProgress, nextPoint);
+            long wake = Math.min(nextProgress, nextPointNanos);
             sleepUntil(wake);
             if (stopping) {
                 break;
             }
-            if (wake == nextPoint) {
-                if (nextPoint <= measuredEnd) {
-                    samplePoint(nextPoint);
-                    nextPoint += timelineNanos;
-                } else {
-                    nextPoint = Long.MAX_VALUE;
-                }
+            if (wake == nextPointNanos) {
+                samplePointsDue(wake);
             }
             if (wake == nextProgress) {
                 printProgress(nextProgress);
                 nextProgress += SECOND;
             }
+        }
+    }
+
+    /** Takes the timeline points due by {@code now}, none past the measured part. */
+    private void samplePointsDue(long now) {
+        while (nextPointNanos <= now && nextPointNanos <= measuredEndNanos) {
+            samplePoint(nextPointNanos);
+            nextPointNanos += timelineNanos;
+        }
+        if (nextPointNanos > measuredEndNanos) {
+            nextPointNanos = Long.MAX_VALUE;
         }
     }
 
@@ -143,7 +151,11 @@ final class CellSampler implements Runnable {
             total.add(progressWindow);
             return total;
         }
-        printProgress(System.nanoTime());
+        // The last point falls at the end of the measured part, often just as the run ends:
+        // take it here when the thread was stopped before it could.
+        long now = System.nanoTime();
+        samplePointsDue(now);
+        printProgress(now);
         return total;
     }
 
