@@ -10,9 +10,11 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -71,7 +73,7 @@ public final class BrochureCell {
         }
         try {
             CellResult r = run(load(Path.of(args[0])), progress);
-            err.printf(java.util.Locale.ROOT, "cell done: %.1f events/s, p99 %.0f us, delivered %d of %d%n",
+            err.printf(Locale.ROOT, "cell done: %.1f events/s, p99 %.0f us, delivered %d of %d%n",
                     r.achievedPerSec(), r.percentile(99), r.delivered(), r.submitted());
             return 0;
         } catch (CellSpec.Invalid e) {
@@ -177,7 +179,7 @@ public final class BrochureCell {
             }
             double offered = schedule.offeredEvents();
             if (!Double.isNaN(offered) && submitted < Math.floor(offered * 0.99) - cell.producers()) {
-                notes.add(String.format(java.util.Locale.ROOT,
+                notes.add(String.format(Locale.ROOT,
                         "the submitting threads fell behind: %d of %.0f scheduled events were sent", submitted, offered));
             }
 
@@ -232,7 +234,7 @@ public final class BrochureCell {
     }
 
     /** Writes through a temporary file in the same folder, so a reader never sees half a file. */
-    private static void writeWhole(Path path, java.util.function.Consumer<PrintStream> body) throws IOException {
+    private static void writeWhole(Path path, Consumer<PrintStream> body) throws IOException {
         Path dir = path.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, path.getFileName().toString(), ".tmp");

@@ -36,7 +36,7 @@ final class CollectorTarget implements CellTarget {
     }
 
     /**
-     * @throws CellSpec.Invalid            when the collector refuses the configuration (its message)
+     * @throws CellSpec.Invalid      when the collector refuses the configuration (with its message)
      * @throws IllegalStateException when the implementation is not available here
      */
     static CollectorTarget create(CellSpec spec, Outcomes outcomes) {
