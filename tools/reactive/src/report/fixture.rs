@@ -96,3 +96,31 @@ pub fn mixed_load() -> Results {
     }
     results
 }
+
+/// A histogram (microseconds) shaped like a cell's figures: most waits
+/// around p50, a tail up to p99, a few up to max.
+pub fn histogram(latency: &Latency) -> hdrhistogram::Histogram<u64> {
+    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+    let spread = |from: f64, to: f64, n: u64, h: &mut hdrhistogram::Histogram<u64>| {
+        for i in 0..n {
+            let v = from + (to - from) * i as f64 / n as f64;
+            h.record(v.max(1.0) as u64).unwrap();
+        }
+    };
+    spread(latency.p50_us / 2.0, latency.p50_us * 1.5, 9_000, &mut h);
+    spread(latency.p50_us * 1.5, latency.p99_us, 900, &mut h);
+    spread(latency.p99_us, latency.p999_us, 90, &mut h);
+    spread(latency.p999_us, latency.max_us, 10, &mut h);
+    h
+}
+
+/// Writes a `.hgrm` file for every cell into `dir/hgrm/` and points the
+/// cells at them.
+pub fn with_hgrm_files(results: &mut Results, dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("hgrm")).unwrap();
+    for run in &mut results.runs {
+        let rel = format!("hgrm/{}-{}.hgrm", run.implementation, run.name.replace('/', "-"));
+        super::write_hgrm(&histogram(&run.latency), &dir.join(&rel)).unwrap();
+        run.hgrm = Some(rel);
+    }
+}

@@ -1,7 +1,7 @@
 //! `report.md`: the verdict first (k6 style, one row per check), then the
 //! figures, the comparison with the baseline, the charts and the environment.
 
-use super::charts::Chart;
+use super::charts::Drawn;
 use super::compare::{pct, Comparison};
 use super::table::{micros, rate};
 use super::{row_keys, row_key};
@@ -30,7 +30,7 @@ fn ordered(results: &Results) -> Vec<&Run> {
 }
 
 /// The report's text.
-pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds, charts: &[Chart]) -> String {
+pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds, drawn: &Drawn) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Brochure `{}`\n", results.brochure);
     let _ = writeln!(
@@ -44,7 +44,7 @@ pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &T
     checks(&mut md, results, comparison, thresholds);
     figures(&mut md, results);
     baseline(&mut md, comparison);
-    chart_links(&mut md, charts);
+    chart_links(&mut md, drawn);
     environment(&mut md, results);
     md
 }
@@ -201,14 +201,16 @@ fn baseline(md: &mut String, comparison: Option<&Comparison>) {
     }
 }
 
-fn chart_links(md: &mut String, charts: &[Chart]) {
+fn chart_links(md: &mut String, drawn: &Drawn) {
     md.push_str("## Charts\n\n");
-    if charts.is_empty() {
+    if drawn.charts.is_empty() {
         md.push_str("No charts: no cell delivered figures to draw.\n\n");
-        return;
     }
-    for c in charts {
+    for c in &drawn.charts {
         let _ = writeln!(md, "- [{}]({}): {}", c.title, c.file, c.how_to_read);
+    }
+    for p in &drawn.problems {
+        let _ = writeln!(md, "- Not drawn: {p}");
     }
     md.push('\n');
 }

@@ -11,7 +11,7 @@ mod hgrm;
 mod markdown;
 mod table;
 
-pub use charts::Chart;
+pub use charts::{Chart, Drawn};
 pub use compare::{compare, CellChange, Comparison};
 pub use hgrm::{format_hgrm, latency_of, parse_hgrm, read_hgrm, write_hgrm};
 pub use table::side_by_side_table;
@@ -125,14 +125,14 @@ pub fn write_report(
     std::fs::write(&json_path, json + "\n").map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
 
     let comparison = baseline.map(|b| compare(b, &results, thresholds));
-    let charts = charts::draw_all(&results, dir)?;
+    let drawn = charts::draw_all(&results, dir)?;
     let (failures, regressions) = verdict_lines(&results, comparison.as_ref(), thresholds);
 
     let report = dir.join("report.md");
-    let text = markdown::render(&results, comparison.as_ref(), thresholds, &charts);
+    let text = markdown::render(&results, comparison.as_ref(), thresholds, &drawn);
     std::fs::write(&report, text).map_err(|e| format!("cannot write {}: {e}", report.display()))?;
 
-    Ok(Verdict { failures, regressions, report, charts: charts.into_iter().map(|c| dir.join(&c.file)).collect() })
+    Ok(Verdict { failures, regressions, report, charts: drawn.charts.iter().map(|c| dir.join(&c.file)).collect() })
 }
 
 /// The order rows are shown in: by level number (L1 first), then anything

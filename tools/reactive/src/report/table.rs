@@ -13,33 +13,49 @@ const CELL: usize = 17;
 /// One Rust/Java ratio column (the variant above "rust/java").
 const RATIO: usize = 12;
 
+/// `2.50` -> `2.5`, `1.00` -> `1`: a figure with its trailing zeros cut.
+fn trim(number: String) -> String {
+    if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        number
+    }
+}
+
 /// Events per second, short: `950`, `12.3k`, `1.25M`.
 pub fn rate(events_per_sec: f64) -> String {
-    let v = events_per_sec;
+    let (n, unit) = rate_parts(events_per_sec);
+    trim(n) + unit
+}
+
+fn rate_parts(v: f64) -> (String, &'static str) {
     if v >= 1e6 {
-        format!("{:.2}M", v / 1e6)
+        (format!("{:.2}", v / 1e6), "M")
     } else if v >= 1e5 {
-        format!("{:.0}k", v / 1e3)
+        (format!("{:.0}", v / 1e3), "k")
     } else if v >= 1e4 {
-        format!("{:.1}k", v / 1e3)
+        (format!("{:.1}", v / 1e3), "k")
     } else if v >= 1e3 {
-        format!("{:.2}k", v / 1e3)
+        (format!("{:.2}", v / 1e3), "k")
     } else {
-        format!("{v:.0}")
+        (format!("{v:.0}"), "")
     }
 }
 
 /// A duration given in microseconds, in the unit that reads best.
 pub fn micros(us: f64) -> String {
-    if us >= 1e6 {
-        format!("{:.2}s", us / 1e6)
+    let (n, unit) = if us >= 1e7 {
+        (format!("{:.0}", us / 1e6), "s")
+    } else if us >= 1e6 {
+        (format!("{:.1}", us / 1e6), "s")
     } else if us >= 1e4 {
-        format!("{:.0}ms", us / 1e3)
+        (format!("{:.0}", us / 1e3), "ms")
     } else if us >= 1e3 {
-        format!("{:.1}ms", us / 1e3)
+        (format!("{:.1}", us / 1e3), "ms")
     } else {
-        format!("{us:.0}µs")
-    }
+        (format!("{us:.0}"), "µs")
+    };
+    trim(n) + unit
 }
 
 /// A column: one impl x variant, or the Rust/Java ratio of one variant.
@@ -161,4 +177,23 @@ pub fn side_by_side_table(results: &Results) -> String {
         out.push_str("\n! p99 over the level's budget\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_short_in_the_unit_that_fits() {
+        assert_eq!(rate(950.0), "950");
+        assert_eq!(rate(2_000.0), "2k");
+        assert_eq!(rate(66_666.7), "66.7k");
+        assert_eq!(rate(250_000.0), "250k");
+        assert_eq!(rate(1_250_000.0), "1.25M");
+        assert_eq!(micros(850.0), "850µs");
+        assert_eq!(micros(1_500.0), "1.5ms");
+        assert_eq!(micros(40_000.0), "40ms");
+        assert_eq!(micros(1_000_000.0), "1s");
+        assert_eq!(micros(45_000_000.0), "45s");
+    }
 }

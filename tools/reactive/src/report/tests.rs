@@ -57,7 +57,7 @@ fn write_report_writes_every_file_and_fails_the_missed_budget() {
     assert!(!verdict.passed());
     // Java's BULK cells run at 1.5x their budget at every level.
     assert_eq!(verdict.failures.len(), 3, "{:?}", verdict.failures);
-    assert!(verdict.failures.iter().any(|f| f.starts_with("bulk/L1_REALTIME (java): p99 1.5ms over its budget 1.0ms")), "{:?}", verdict.failures);
+    assert!(verdict.failures.iter().any(|f| f.starts_with("bulk/L1_REALTIME (java): p99 1.5ms over its budget 1ms")), "{:?}", verdict.failures);
     assert!(verdict.regressions.is_empty());
 
     let back = load_results(&dir.join("results.json")).unwrap();
@@ -68,7 +68,7 @@ fn write_report_writes_every_file_and_fails_the_missed_budget() {
     assert!(md.contains("**FAIL**: 3 of 12 checks failed."), "{md}");
     let checks = md.find("## Checks").unwrap();
     assert!(checks < md.find("## Results").unwrap(), "the verdict opens the report");
-    assert!(md.contains("| ✗ | bulk/L1_REALTIME (java) budget | p99 1.5ms > budget 1.0ms |"), "{md}");
+    assert!(md.contains("| ✗ | bulk/L1_REALTIME (java) budget | p99 1.5ms > budget 1ms |"), "{md}");
     assert!(md.contains("| ✓ | adaptive/L5_BALANCED (rust) budget | p99 40ms <= budget 100ms |"), "{md}");
     assert!(md.contains("| rust | adaptive | L5_BALANCED | 210k | 200k | 20.00 | 8.00 | 350 | 10ms | 40ms | 60ms | 120ms | 100ms ✓ | 0.80x | 0 |"), "{md}");
     assert!(md.contains("No baseline"), "{md}");
@@ -176,4 +176,88 @@ fn side_by_side_table_wraps_many_variants() {
     let table = side_by_side_table(&results);
     assert!(table.lines().all(|l| l.chars().count() <= 120), "{table}");
     assert!(table.contains("java fourth"), "{table}");
+}
+
+/// Keeps a test's report folder for a look when REACTIVE_KEEP_TEST_REPORTS is set.
+fn done_with(dir: &Path) {
+    if std::env::var_os("REACTIVE_KEEP_TEST_REPORTS").is_some() {
+        eprintln!("report kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn svg(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// The text of every `<text>` element: what a reader sees written.
+fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text").skip(1).filter_map(|t| t.split_once('>').and_then(|(_, rest)| rest.split_once("</text>")).map(|(s, _)| s.trim().to_string())).collect()
+}
+
+#[test]
+fn charts_have_titles_axes_legends_and_the_spectrum_nines() {
+    let dir = temp_dir("charts");
+    let mut results = fixture::java_vs_rust();
+    fixture::with_hgrm_files(&mut results, &dir);
+    let verdict = write_report(&results, &dir, None, &Thresholds::default()).unwrap();
+    let names: Vec<String> = verdict.charts.iter().map(|c| c.strip_prefix(&dir).unwrap().display().to_string()).collect();
+    assert_eq!(
+        names,
+        ["charts/throughput.svg", "charts/latency.svg", "charts/spectrum-L1_REALTIME.svg", "charts/spectrum-L5_BALANCED.svg", "charts/spectrum-L10_MAX.svg"]
+    );
+
+    let throughput = texts(&svg(&dir, "charts/throughput.svg"));
+    for expected in ["java-vs-rust: throughput per level", "pressure level", "achieved events/s (log)", "L1_REALTIME", "L10_MAX", "rust adaptive", "java bulk", "offered", "1M"] {
+        assert!(throughput.iter().any(|t| t == expected), "throughput.svg lacks `{expected}`: {throughput:?}");
+    }
+    let latency_svg = svg(&dir, "charts/latency.svg");
+    let latency = texts(&latency_svg);
+    for expected in ["java-vs-rust: p99 and p99.9 against the budget", "latency, submit to ack (log)", "budget", "rust adaptive p99", "java bulk p99.9", "p99 over budget", "10ms"] {
+        assert!(latency.iter().any(|t| t == expected), "latency.svg lacks `{expected}`: {latency:?}");
+    }
+    // Java's BULK cells miss their budget at the three levels: three red crosses
+    // (two strokes each) plus the legend's.
+    let alarm_strokes = latency_svg.matches("stroke=\"#D62728\"").count();
+    assert!(alarm_strokes >= 2 * 4, "{alarm_strokes} red strokes");
+
+    let spectrum = texts(&svg(&dir, "charts/spectrum-L5_BALANCED.svg"));
+    for expected in ["Percentile spectrum, L5_BALANCED", "0%", "50%", "90%", "99%", "99.9%", "99.99%", "budget 100ms", "rust adaptive", "java bulk"] {
+        assert!(spectrum.iter().any(|t| t == expected), "spectrum lacks `{expected}`: {spectrum:?}");
+    }
+    assert!(spectrum.iter().any(|t| t.starts_with("percentile (log 1/(1-p)")), "{spectrum:?}");
+
+    let md = std::fs::read_to_string(&verdict.report).unwrap();
+    assert!(md.contains("- [Percentile spectrum, L10_MAX](charts/spectrum-L10_MAX.svg): latency (log axis)"), "{md}");
+    done_with(&dir);
+}
+
+#[test]
+fn a_missing_hgrm_file_is_reported_not_dropped() {
+    let dir = temp_dir("missing-hgrm");
+    let mut results = fixture::java_vs_rust();
+    results.runs[0].hgrm = Some("hgrm/not-there.hgrm".into());
+    let verdict = write_report(&results, &dir, None, &Thresholds::default()).unwrap();
+    assert!(!verdict.charts.iter().any(|c| c.to_string_lossy().contains("spectrum")));
+    let md = std::fs::read_to_string(&verdict.report).unwrap();
+    assert!(md.contains("- Not drawn: spectrum of adaptive/L1_REALTIME (rust) not drawn: cannot read"), "{md}");
+    done_with(&dir);
+}
+
+#[test]
+fn mixed_load_draws_rate_and_p99_over_time() {
+    let dir = temp_dir("timelines");
+    let results = fixture::mixed_load();
+    let verdict = write_report(&results, &dir, None, &Thresholds::default()).unwrap();
+    assert!(verdict.passed(), "no budgets in mixed-load's fixture: {:?}", verdict.failures);
+    let rate = texts(&svg(&dir, "charts/timeline-rate.svg"));
+    for expected in ["mixed-load: rate over time", "seconds since the measured part began", "achieved events/s per interval (log)", "offered", "rust adaptive", "rust linger-100ms", "rust fixed-1000"] {
+        assert!(rate.iter().any(|t| t == expected), "timeline-rate.svg lacks `{expected}`: {rate:?}");
+    }
+    let p99 = texts(&svg(&dir, "charts/timeline-p99.svg"));
+    for expected in ["mixed-load: p99 over time", "p99 per interval (log)", "rust linger-5ms"] {
+        assert!(p99.iter().any(|t| t == expected), "timeline-p99.svg lacks `{expected}`: {p99:?}");
+    }
+    done_with(&dir);
 }
