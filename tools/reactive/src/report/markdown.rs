@@ -56,7 +56,11 @@ fn checks(md: &mut String, results: &Results, comparison: Option<&Comparison>, t
         if let Some(budget) = run.budget_us {
             let ok = run.budget_pass;
             let sign = if ok { "<=" } else { ">" };
-            let mut what = format!("p99 {} {sign} budget {}", micros(run.latency.p99_us), micros(budget as f64));
+            let mut what = if super::unmeasured(run) {
+                format!("no latency measured (0 samples), budget {}", micros(budget as f64))
+            } else {
+                format!("p99 {} {sign} budget {}", micros(run.latency.p99_us), micros(budget as f64))
+            };
             if !thresholds.budget {
                 what.push_str(" (not enforced by this brochure)");
             }

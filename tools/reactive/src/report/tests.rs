@@ -261,3 +261,59 @@ fn mixed_load_draws_rate_and_p99_over_time() {
     }
     done_with(&dir);
 }
+
+#[test]
+fn figures_that_are_not_finite_are_left_out_and_said() {
+    let dir = temp_dir("nan");
+    let mut results = fixture::java_vs_rust();
+    results.runs[0].achieved_events_per_sec = f64::NAN;
+    results.runs[0].cpu_ms_per_million = Some(f64::INFINITY);
+    write_report(&results, &dir, None, &Thresholds::default()).unwrap();
+    let back = load_results(&dir.join("results.json")).expect("results.json reads back");
+    assert_eq!(back.runs[0].achieved_events_per_sec, 0.0);
+    assert_eq!(back.runs[0].cpu_ms_per_million, None);
+    assert_eq!(back.runs[0].note.as_deref(), Some("not finite, left out: achieved_events_per_sec, cpu_ms_per_million"));
+    done_with(&dir);
+}
+
+#[test]
+fn a_cell_without_latency_samples_fails_its_budget() {
+    let dir = temp_dir("unmeasured");
+    let mut results = fixture::java_vs_rust();
+    results.runs.retain(|r| r.implementation == "rust");
+    results.runs[0].latency = crate::results::Latency::default();
+    let verdict = write_report(&results, &dir, None, &Thresholds::default()).unwrap();
+    assert_eq!(verdict.failures, vec!["adaptive/L1_REALTIME (rust): no latency measured, its budget cannot be checked".to_string()]);
+    let md = std::fs::read_to_string(&verdict.report).unwrap();
+    assert!(md.contains("| ✗ | adaptive/L1_REALTIME (rust) budget | no latency measured (0 samples), budget 1ms |"), "{md}");
+    done_with(&dir);
+}
+
+#[test]
+fn the_baseline_is_the_previous_run_unless_one_is_named() {
+    let dir = temp_dir("find-baseline");
+    assert!(find_baseline(&dir, None).unwrap().is_none(), "first run: no baseline");
+    let mut first = fixture::java_vs_rust();
+    fixture::with_hgrm_files(&mut first, &dir);
+    write_report(&first, &dir, None, &Thresholds::default()).unwrap();
+    assert!(dir.join("charts/spectrum-L1_REALTIME.svg").exists());
+
+    let previous = find_baseline(&dir, None).unwrap().expect("the previous results.json");
+    assert_eq!(previous.started_at, first.started_at);
+    let named = dir.join("named.json");
+    let mut other = fixture::java_vs_rust();
+    other.started_at = "2026-11-30T00:00:00Z".into();
+    std::fs::write(&named, serde_json::to_string(&other).unwrap()).unwrap();
+    assert_eq!(find_baseline(&dir, Some(&named)).unwrap().unwrap().started_at, "2026-11-30T00:00:00Z");
+    assert!(find_baseline(&dir, Some(&dir.join("absent.json"))).unwrap_err().contains("cannot read"));
+
+    // The second run has no .hgrm files: the first run's spectra go.
+    let second = fixture::java_vs_rust();
+    write_report(&second, &dir, Some(&previous), &Thresholds::default()).unwrap();
+    assert!(!dir.join("charts/spectrum-L1_REALTIME.svg").exists(), "stale chart left behind");
+    assert!(dir.join("charts/throughput.svg").exists());
+
+    std::fs::write(dir.join("results.json"), "{\"schema_version\": 0}").unwrap();
+    assert!(find_baseline(&dir, None).unwrap_err().starts_with("the previous run is not comparable"));
+    done_with(&dir);
+}
