@@ -5,7 +5,8 @@
 //! Every chart has a title, axis descriptions with units and a legend in a
 //! panel right of the plot, where it never hides a line. A series' colour
 //! is its variant's (the same in every chart); Rust is a solid line with
-//! circles, Java a dashed line with triangles.
+//! circles, Java a dashed line with triangles, Rust behind the Java API
+//! (`rust-jni`) a dotted line with squares.
 
 use super::hgrm::read_hgrm;
 use super::{level_number, row_key, row_keys, series};
@@ -269,29 +270,49 @@ enum Mark {
     Triangle,
     HollowCircle,
     HollowTriangle,
+    Square,
+    HollowSquare,
     Cross,
     None,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Dash {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+impl Dash {
+    /// (dash, gap) in pixels.
+    fn pattern(self) -> Option<(u32, u32)> {
+        match self {
+            Dash::Solid => None,
+            Dash::Dashed => Some((8, 5)),
+            Dash::Dotted => Some((2, 4)),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
 struct LineStyle {
     colour: RGBColor,
-    dashed: bool,
+    dash: Dash,
     width: u32,
     mark: Mark,
 }
 
 impl LineStyle {
-    /// Rust solid with circles, Java dashed with triangles.
+    /// Rust solid with circles, Java dashed with triangles, anything else
+    /// (the Rust collector behind the Java API, `rust-jni`) dotted with
+    /// squares.
     fn of(implementation: &str, colour: RGBColor, hollow: bool) -> Self {
-        let java = implementation == "java";
-        let mark = match (java, hollow) {
-            (false, false) => Mark::Circle,
-            (false, true) => Mark::HollowCircle,
-            (true, false) => Mark::Triangle,
-            (true, true) => Mark::HollowTriangle,
+        let (dash, mark, hollow_mark) = match implementation {
+            "rust" => (Dash::Solid, Mark::Circle, Mark::HollowCircle),
+            "java" => (Dash::Dashed, Mark::Triangle, Mark::HollowTriangle),
+            _ => (Dash::Dotted, Mark::Square, Mark::HollowSquare),
         };
-        LineStyle { colour, dashed: java, width: 2, mark }
+        LineStyle { colour, dash, width: 2, mark: if hollow { hollow_mark } else { mark } }
     }
 }
 
@@ -313,6 +334,11 @@ fn triangle_outline(style: ShapeStyle) -> PathElement<(i32, i32)> {
     PathElement::new(vec![(0, -6), (5, 3), (-5, 3), (0, -6)], style)
 }
 
+/// A square around (0, 0) in pixels.
+fn square(style: ShapeStyle) -> Rectangle<(i32, i32)> {
+    Rectangle::new([(-4, -4), (4, 4)], style)
+}
+
 /// Draws one series: its line (when it has two points or more) and marks.
 fn draw_series<DB: DrawingBackend, X, Y>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
@@ -327,11 +353,11 @@ where
     let stroke = ShapeStyle { color: style.colour.to_rgba(), filled: false, stroke_width: style.width };
     let problem = |e: DrawingAreaErrorKind<DB::ErrorType>| format!("cannot draw a series: {e}");
     if line && points.len() > 1 {
-        if style.dashed {
-            chart.draw_series(DashedLineSeries::new(points.iter().copied(), 8, 5, stroke)).map_err(problem)?;
-        } else {
-            chart.draw_series(LineSeries::new(points.iter().copied(), stroke)).map_err(problem)?;
+        match style.dash.pattern() {
+            Some((dash, gap)) => chart.draw_series(DashedLineSeries::new(points.iter().copied(), dash, gap, stroke)).map(|_| ()),
+            None => chart.draw_series(LineSeries::new(points.iter().copied(), stroke)).map(|_| ()),
         }
+        .map_err(problem)?;
     }
     let filled = style.colour.filled();
     let hollow = ShapeStyle { color: style.colour.to_rgba(), filled: false, stroke_width: 2 };
@@ -341,6 +367,8 @@ where
         Mark::HollowCircle => chart.draw_series(p.map(|c| Circle::new(c, 4, hollow))).map(|_| ()),
         Mark::Triangle => chart.draw_series(p.map(|c| TriangleMarker::new(c, 5, filled))).map(|_| ()),
         Mark::HollowTriangle => chart.draw_series(p.map(|c| EmptyElement::at(c) + triangle_outline(hollow))).map(|_| ()),
+        Mark::Square => chart.draw_series(p.map(|c| EmptyElement::at(c) + square(filled))).map(|_| ()),
+        Mark::HollowSquare => chart.draw_series(p.map(|c| EmptyElement::at(c) + square(hollow))).map(|_| ()),
         Mark::Cross => chart.draw_series(p.map(|c| Cross::new(c, 6, ShapeStyle { stroke_width: 3, ..filled }))).map(|_| ()),
         Mark::None => Ok(()),
     }
@@ -358,12 +386,11 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, e
         let s = e.style;
         let stroke = ShapeStyle { color: s.colour.to_rgba(), filled: false, stroke_width: s.width };
         if e.line {
-            if s.dashed {
-                area.draw(&PathElement::new(vec![(10, y), (18, y)], stroke)).map_err(problem)?;
-                area.draw(&PathElement::new(vec![(24, y), (32, y)], stroke)).map_err(problem)?;
-                area.draw(&PathElement::new(vec![(38, y), (46, y)], stroke)).map_err(problem)?;
-            } else {
-                area.draw(&PathElement::new(vec![(10, y), (46, y)], stroke)).map_err(problem)?;
+            let (dash, gap) = s.dash.pattern().map(|(d, g)| (d as i32, g as i32)).unwrap_or((36, 0));
+            let mut x = 10;
+            while x < 46 {
+                area.draw(&PathElement::new(vec![(x, y), ((x + dash).min(46), y)], stroke)).map_err(problem)?;
+                x += dash + gap;
             }
         }
         let c = (28, y);
@@ -374,6 +401,8 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, e
             Mark::HollowCircle => area.draw(&Circle::new(c, 4, hollow)),
             Mark::Triangle => area.draw(&TriangleMarker::new(c, 5, filled)),
             Mark::HollowTriangle => area.draw(&(EmptyElement::at(c) + triangle_outline(hollow))),
+            Mark::Square => area.draw(&(EmptyElement::at(c) + square(filled))),
+            Mark::HollowSquare => area.draw(&(EmptyElement::at(c) + square(hollow))),
             Mark::Cross => area.draw(&Cross::new(c, 6, ShapeStyle { stroke_width: 3, ..filled })),
             Mark::None => Ok(()),
         }
@@ -474,7 +503,7 @@ fn throughput(results: &Results, levels: &Levels, style: &Styles, path: &Path) -
     if !offered.is_empty() {
         // A flat mark across each level's slot: the cells' points sit on
         // it when they keep up, below it when they do not.
-        let s = LineStyle { colour: RGBColor(150, 150, 150), dashed: true, width: 2, mark: Mark::None };
+        let s = LineStyle { colour: RGBColor(150, 150, 150), dash: Dash::Dashed, width: 2, mark: Mark::None };
         for (x, v) in &offered {
             draw_series(&mut chart, &[(x - 0.4, *v), (x + 0.4, *v)], s, true)?;
         }
@@ -534,7 +563,7 @@ fn latency(results: &Results, levels: &Levels, style: &Styles, path: &Path) -> R
         }
     }
     if !step.is_empty() {
-        let s = LineStyle { colour: REFERENCE, dashed: false, width: 3, mark: Mark::None };
+        let s = LineStyle { colour: REFERENCE, dash: Dash::Solid, width: 3, mark: Mark::None };
         draw_series(&mut chart, &step, s, true)?;
         entries.push(Entry { label: "budget".into(), style: s, line: true });
     }
@@ -562,7 +591,7 @@ fn latency(results: &Results, levels: &Levels, style: &Styles, path: &Path) -> R
         .filter(|r| r.latency.count > 0 && r.budget_us.is_some_and(|b| r.latency.p99_us > b as f64))
         .map(|r| (levels.x(r, slot(r), all.len()), r.latency.p99_us))
         .collect();
-    let alarm = LineStyle { colour: ALARM, dashed: false, width: 3, mark: Mark::Cross };
+    let alarm = LineStyle { colour: ALARM, dash: Dash::Solid, width: 3, mark: Mark::Cross };
     if !over.is_empty() {
         draw_series(&mut chart, &over, alarm, false)?;
     }
@@ -622,7 +651,7 @@ fn spectrum(key: &str, lines: &[(&Run, Vec<(f64, f64)>)], budget_us: Option<u64>
 
     let mut entries = Vec::new();
     if let Some(b) = budget_us {
-        let s = LineStyle { colour: REFERENCE, dashed: true, width: 2, mark: Mark::None };
+        let s = LineStyle { colour: REFERENCE, dash: Dash::Dashed, width: 2, mark: Mark::None };
         draw_series(&mut chart, &[(1.0, b as f64), (x_end, b as f64)], s, true)?;
         entries.push(Entry { label: format!("budget {}", super::table::micros(b as f64)), style: s, line: true });
     }
@@ -687,7 +716,7 @@ fn timeline(results: &Results, timelines: &[&Timeline], measure: Measure, style:
         if let Some(t) = timelines.iter().find(|t| t.points.iter().any(|p| p.offered_events_per_sec.is_some())) {
             let offered: Vec<(f64, f64)> =
                 t.points.iter().filter_map(|p| p.offered_events_per_sec.map(|o| (p.t_s, o))).collect();
-            let s = LineStyle { colour: RGBColor(150, 150, 150), dashed: true, width: 2, mark: Mark::None };
+            let s = LineStyle { colour: RGBColor(150, 150, 150), dash: Dash::Dashed, width: 2, mark: Mark::None };
             draw_series(&mut chart, &offered, s, true)?;
             entries.push(Entry { label: "offered".into(), style: s, line: true });
         }

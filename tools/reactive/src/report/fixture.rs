@@ -68,6 +68,26 @@ pub fn java_vs_rust() -> Results {
     }
 }
 
+/// java-vs-rust with the Rust collector behind the Java API as well
+/// (`rust-jni`), a little slower than Rust in process.
+pub fn java_jni_rust() -> Results {
+    let mut results = java_vs_rust();
+    let jni: Vec<Run> = results
+        .runs
+        .iter()
+        .filter(|r| r.implementation == "rust")
+        .map(|r| {
+            let mut jni = Run { implementation: "rust-jni".into(), ..r.clone() };
+            jni.achieved_events_per_sec *= 0.85;
+            jni.latency.p99_us *= 1.2;
+            jni.latency.p999_us *= 1.2;
+            jni
+        })
+        .collect();
+    results.runs.extend(jni);
+    results
+}
+
 /// mixed-load: one stepped cell per variant, with timelines.
 pub fn mixed_load() -> Results {
     let mut results = java_vs_rust();
