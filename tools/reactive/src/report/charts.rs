@@ -36,9 +36,11 @@ pub struct Drawn {
     pub problems: Vec<String>,
 }
 
-const SIZE: (u32, u32) = (1000, 560);
-/// The legend panel's width, right of the plot.
-const LEGEND_WIDTH: u32 = 250;
+/// The plot's part of the picture; the legend panel adds its own width.
+const PLOT: (u32, u32) = (750, 560);
+/// Pixels per character of a legend label at its 15 px font (estimated:
+/// the SVG's reader lays the text out, not plotters).
+const LEGEND_CHAR: f64 = 8.5;
 const FONT: &str = "sans-serif";
 
 /// Distinct colours (Tableau 10), one per variant in order of appearance.
@@ -86,7 +88,7 @@ pub fn draw_all(results: &Results, dir: &Path) -> Result<Drawn, Error> {
         latency(results, &levels, &style, &dir.join(file))?;
         drawn.charts.push(Chart {
             file: file.into(),
-            title: "p99 and p99.9 against the budget".into(),
+            title: latency_title(results).into(),
             how_to_read: "each cell's p99 (filled marks) and p99.9 (hollow marks) on a log axis, under the \
                           black step line of each level's budget; a red cross is a p99 over its budget."
                 .into(),
@@ -229,6 +231,8 @@ impl Ranged for Slots {
 /// Colours and marks shared by every chart of one report.
 struct Styles {
     variants: Vec<String>,
+    /// Wide enough for the longest legend label.
+    legend_width: u32,
 }
 
 impl Styles {
@@ -245,7 +249,18 @@ impl Styles {
                 variants.push(v);
             }
         }
-        Styles { variants }
+        // The longest label: "impl variant p99.9" in the latency chart.
+        let longest = series(&results.runs)
+            .iter()
+            .map(|(i, v)| i.chars().count() + 1 + v.chars().count() + " p99.9".len())
+            .chain(results.timelines.iter().map(|t| "rust-jni ".len() + variant_of_timeline(results, t).chars().count()))
+            .max()
+            .unwrap_or(0);
+        let legend_width = (56.0 + LEGEND_CHAR * longest as f64 + 16.0).max(220.0) as u32;
+        Styles { variants, legend_width }
+    }
+    fn size(&self) -> (u32, u32) {
+        (PLOT.0 + self.legend_width, PLOT.1)
     }
     fn colour(&self, variant: &str) -> RGBColor {
         let i = self.variants.iter().position(|v| v == variant).unwrap_or(0);
@@ -465,9 +480,9 @@ fn micros_label(v: &f64) -> String {
 
 /// (a) achieved events/s per level, one line per impl x variant.
 fn throughput(results: &Results, levels: &Levels, style: &Styles, path: &Path) -> Result<(), Error> {
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let root = SVGBackend::new(path, style.size()).into_drawing_area();
     root.fill(&WHITE).map_err(err(path))?;
-    let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let (plot, legend) = root.split_horizontally(PLOT.0);
     let offered = results.runs.iter().filter_map(|r| r.offered_events_per_sec);
     let y = log_range(results.runs.iter().map(|r| r.achieved_events_per_sec).chain(offered)).unwrap_or(1.0..10.0);
     let mut chart = ChartBuilder::on(&plot)
@@ -525,16 +540,25 @@ fn throughput(results: &Results, levels: &Levels, style: &Styles, path: &Path) -
     root.present().map_err(err(path))
 }
 
+/// The latency chart's title: it speaks of a budget only when there is one.
+fn latency_title(results: &Results) -> &'static str {
+    if results.runs.iter().any(|r| r.budget_us.is_some()) {
+        "p99 and p99.9 against the budget"
+    } else {
+        "p99 and p99.9"
+    }
+}
+
 /// (b) p99 and p99.9 per level under the budget's step line.
 fn latency(results: &Results, levels: &Levels, style: &Styles, path: &Path) -> Result<(), Error> {
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let root = SVGBackend::new(path, style.size()).into_drawing_area();
     root.fill(&WHITE).map_err(err(path))?;
-    let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let (plot, legend) = root.split_horizontally(PLOT.0);
     let measured = results.runs.iter().filter(|r| r.latency.count > 0);
     let budgets = results.runs.iter().filter_map(|r| r.budget_us.map(|b| b as f64));
     let y = log_range(measured.flat_map(|r| [r.latency.p99_us, r.latency.p999_us]).chain(budgets)).unwrap_or(1.0..10.0);
     let mut chart = ChartBuilder::on(&plot)
-        .caption(format!("{}: p99 and p99.9 against the budget", results.brochure), (FONT, 22))
+        .caption(format!("{}: {}", results.brochure, latency_title(results)), (FONT, 22))
         .margin(12)
         .x_label_area_size(50)
         .y_label_area_size(80)
@@ -595,7 +619,9 @@ fn latency(results: &Results, levels: &Levels, style: &Styles, path: &Path) -> R
     if !over.is_empty() {
         draw_series(&mut chart, &over, alarm, false)?;
     }
-    entries.push(Entry { label: "p99 over budget".into(), style: alarm, line: false });
+    if !step.is_empty() {
+        entries.push(Entry { label: "p99 over budget".into(), style: alarm, line: false });
+    }
     draw_legend(&legend, "impl variant", &entries)?;
     root.present().map_err(err(path))
 }
@@ -615,9 +641,9 @@ const NINES: [(f64, &str); 8] = [
 /// (c) latency against the percentile on HdrHistogram's 1/(1-p) log axis,
 /// one line per `.hgrm` file of the level.
 fn spectrum(key: &str, lines: &[(&Run, Vec<(f64, f64)>)], budget_us: Option<u64>, style: &Styles, path: &Path) -> Result<(), Error> {
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let root = SVGBackend::new(path, style.size()).into_drawing_area();
     root.fill(&WHITE).map_err(err(path))?;
-    let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let (plot, legend) = root.split_horizontally(PLOT.0);
     // p = 1 (the maximum) has no place on a 1/(1-p) axis: the line ends at
     // the last percentile below it, as HdrHistogram's plotter draws it.
     let to_xy = |points: &Vec<(f64, f64)>| -> Vec<(f64, f64)> {
@@ -672,9 +698,9 @@ enum Measure {
 
 /// (d) rate or p99 over time, one line per variant's timeline.
 fn timeline(results: &Results, timelines: &[&Timeline], measure: Measure, style: &Styles, path: &Path) -> Result<(), Error> {
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let root = SVGBackend::new(path, style.size()).into_drawing_area();
     root.fill(&WHITE).map_err(err(path))?;
-    let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let (plot, legend) = root.split_horizontally(PLOT.0);
     let value = |p: &crate::results::TimelinePoint| match measure {
         Measure::Rate => p.achieved_events_per_sec,
         Measure::P99 => p.p99_us,
@@ -701,6 +727,7 @@ fn timeline(results: &Results, timelines: &[&Timeline], measure: Measure, style:
     chart
         .configure_mesh()
         .x_desc("seconds since the measured part began")
+        .x_label_formatter(&|t| format!("{}", (t * 100.0).round() / 100.0))
         .y_desc(y_desc)
         .y_label_formatter(y_label)
         .label_style((FONT, 13))

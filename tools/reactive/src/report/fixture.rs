@@ -93,7 +93,7 @@ pub fn mixed_load() -> Results {
     let mut results = java_vs_rust();
     results.brochure = "mixed-load".into();
     results.runs.clear();
-    let variants = [("adaptive", "adaptive", 1.0), ("linger-5ms", "producer", 1.6), ("linger-100ms", "producer", 9.0), ("fixed-1000", "fixed", 4.0)];
+    let variants = [("adaptive", "adaptive", 1.0), ("linger-5ms", "producer", 1.6), ("linger-100ms", "producer", 9.0), ("fixed-1000-1mib-100ms", "fixed", 4.0)];
     for (variant, mode, slowness) in variants {
         let mut r = run("rust", variant, mode, "auto", 0, 50_000.0, 2_000.0 * slowness);
         r.name = format!("{variant}/steps");

@@ -16,6 +16,12 @@ fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map(f).unwrap_or_else(|| "-".into())
 }
 
+/// Text made safe for a Markdown table cell (an error message may hold `|`
+/// or a line break).
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
 /// Bytes per second in MB/s (10^6, as kafka-producer-perf-test prints).
 fn mb(bytes_per_sec: f64) -> String {
     format!("{:.2}", bytes_per_sec / 1e6)
@@ -30,7 +36,7 @@ fn ordered(results: &Results) -> Vec<&Run> {
 }
 
 /// The report's text.
-pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds, drawn: &Drawn) -> String {
+pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds, drawn: &Drawn, failed_cells: &[String]) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Brochure `{}`\n", results.brochure);
     let _ = writeln!(
@@ -41,7 +47,7 @@ pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &T
         results.environment.broker,
         if results.quick { ", **quick** (shortened warm-up and durations: figures are indicative only)" } else { "" }
     );
-    checks(&mut md, results, comparison, thresholds);
+    checks(&mut md, results, comparison, thresholds, failed_cells);
     figures(&mut md, results);
     baseline(&mut md, comparison);
     chart_links(&mut md, drawn);
@@ -50,8 +56,11 @@ pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &T
 }
 
 /// The pass/fail table: the overall line, then one row per check.
-fn checks(md: &mut String, results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds) {
+fn checks(md: &mut String, results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds, failed_cells: &[String]) {
     let mut rows: Vec<(bool, String, String)> = Vec::new();
+    for e in failed_cells {
+        rows.push((false, "cell ran".into(), format!("failed: {e}")));
+    }
     for run in ordered(results) {
         if let Some(budget) = run.budget_us {
             let ok = run.budget_pass;
@@ -94,7 +103,7 @@ fn checks(md: &mut String, results: &Results, comparison: Option<&Comparison>, t
     }
     md.push_str("| | check | measured |\n|---|---|---|\n");
     for (ok, check, what) in rows {
-        let _ = writeln!(md, "| {} | {check} | {what} |", if ok { PASS } else { FAIL });
+        let _ = writeln!(md, "| {} | {} | {} |", if ok { PASS } else { FAIL }, cell(&check), cell(&what));
     }
     md.push('\n');
 }
@@ -125,9 +134,9 @@ fn figures(md: &mut String, results: &Results) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.implementation,
-            r.variant,
-            row_key(r),
+            cell(&r.implementation),
+            cell(&r.variant),
+            cell(&row_key(r)),
             opt(r.offered_events_per_sec, rate),
             rate(r.achieved_events_per_sec),
             format!("{:.2}", r.mb_per_sec),

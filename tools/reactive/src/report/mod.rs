@@ -143,6 +143,20 @@ pub fn write_report(
     baseline: Option<&Results>,
     thresholds: &Thresholds,
 ) -> Result<Verdict, String> {
+    write_report_with_failed_cells(results, dir, baseline, thresholds, &[])
+}
+
+/// `write_report` for a run some of whose cells could not run at all (one
+/// message each, e.g. "adaptive/L3_LOW (java): the JVM exited with 1"):
+/// they open the checks table as failures and join `Verdict::failures`, so
+/// report.md and the exit code agree.
+pub fn write_report_with_failed_cells(
+    results: &Results,
+    dir: &Path,
+    baseline: Option<&Results>,
+    thresholds: &Thresholds,
+    failed_cells: &[String],
+) -> Result<Verdict, String> {
     let mut results = results.clone();
     finite_only(&mut results);
     judge(&mut results);
@@ -155,10 +169,11 @@ pub fn write_report(
     let comparison = baseline.map(|b| compare(b, &results, thresholds));
     remove_old_charts(dir)?;
     let drawn = charts::draw_all(&results, dir)?;
-    let (failures, regressions) = verdict_lines(&results, comparison.as_ref(), thresholds);
+    let (mut failures, regressions) = verdict_lines(&results, comparison.as_ref(), thresholds);
+    failures.splice(0..0, failed_cells.iter().map(|e| format!("cell failed: {e}")));
 
     let report = dir.join("report.md");
-    let text = markdown::render(&results, comparison.as_ref(), thresholds, &drawn);
+    let text = markdown::render(&results, comparison.as_ref(), thresholds, &drawn, failed_cells);
     std::fs::write(&report, text).map_err(|e| format!("cannot write {}: {e}", report.display()))?;
 
     Ok(Verdict { failures, regressions, report, charts: drawn.charts.iter().map(|c| dir.join(&c.file)).collect() })

@@ -12,6 +12,8 @@ const LABEL: usize = 13;
 const CELL: usize = 13;
 /// One Rust/Java ratio column.
 const RATIO: usize = 9;
+/// Names longer than this are cut.
+const NAME: usize = 24;
 
 /// `2.50` -> `2.5`, `1.00` -> `1`: a figure with its trailing zeros cut.
 fn trim(number: String) -> String {
@@ -65,11 +67,13 @@ enum Column {
 }
 
 impl Column {
+    /// Wide enough for its names (up to `NAME`), at least its figures.
     fn width(&self) -> usize {
-        match self {
-            Column::Cell { .. } => CELL,
-            Column::Ratio { .. } => RATIO,
-        }
+        let (least, names) = match self {
+            Column::Cell { implementation, variant } => (CELL, implementation.chars().count().max(variant.chars().count())),
+            Column::Ratio { variant } => (RATIO, variant.chars().count()),
+        };
+        least.max(names.min(NAME))
     }
     /// The three header lines: who, which variant, what the figures are.
     fn title(&self) -> [String; 3] {

@@ -186,13 +186,15 @@ fn side_by_side_table_fits_java_jni_and_rust_in_one_block() {
 #[test]
 fn side_by_side_table_wraps_many_variants() {
     let mut results = fixture::mixed_load();
-    for v in ["a-long-variant-name", "another", "third", "fourth"] {
+    for v in ["fixed-1000-1mib-100ms", "another", "third", "fourth", "a-variant-name-longer-than-any-column"] {
         results.runs.push(fixture::run("java", v, "fixed", "auto", 1, 10.0, 10.0));
     }
     judge(&mut results);
     let table = side_by_side_table(&results);
     assert!(table.lines().all(|l| l.chars().count() <= 120), "{table}");
     assert!(table.contains("fourth"), "{table}");
+    assert!(table.contains(" fixed-1000-1mib-100ms"), "a long name keeps its column: {table}");
+    assert!(table.contains(" a-variant-name-longer-t…"), "{table}");
 }
 
 /// Keeps a test's report folder for a look when REACTIVE_KEEP_TEST_REPORTS is set.
@@ -270,7 +272,7 @@ fn mixed_load_draws_rate_and_p99_over_time() {
     let verdict = write_report(&results, &dir, None, &Thresholds::default()).unwrap();
     assert!(verdict.passed(), "no budgets in mixed-load's fixture: {:?}", verdict.failures);
     let rate = texts(&svg(&dir, "charts/timeline-rate.svg"));
-    for expected in ["mixed-load: rate over time", "seconds since the measured part began", "achieved events/s per interval (log)", "offered", "rust adaptive", "rust linger-100ms", "rust fixed-1000"] {
+    for expected in ["mixed-load: rate over time", "seconds since the measured part began", "achieved events/s per interval (log)", "offered", "rust adaptive", "rust linger-100ms", "rust fixed-1000-1mib-100ms"] {
         assert!(rate.iter().any(|t| t == expected), "timeline-rate.svg lacks `{expected}`: {rate:?}");
     }
     let p99 = texts(&svg(&dir, "charts/timeline-p99.svg"));
@@ -333,5 +335,21 @@ fn the_baseline_is_the_previous_run_unless_one_is_named() {
 
     std::fs::write(dir.join("results.json"), "{\"schema_version\": 0}").unwrap();
     assert!(find_baseline(&dir, None).unwrap_err().starts_with("the previous run is not comparable"));
+    done_with(&dir);
+}
+
+#[test]
+fn a_cell_that_could_not_run_fails_the_report_too() {
+    let dir = temp_dir("failed-cell");
+    let mut results = fixture::java_vs_rust();
+    results.runs.retain(|r| r.implementation == "rust");
+    let failed = ["adaptive/L1_REALTIME (java): the JVM exited with status 1".to_string(), "bulk/L1_REALTIME (java): a | b\nc".to_string()];
+    let verdict = write_report_with_failed_cells(&results, &dir, None, &Thresholds::default(), &failed).unwrap();
+    assert_eq!(verdict.failures.len(), 2);
+    assert_eq!(verdict.failures[0], "cell failed: adaptive/L1_REALTIME (java): the JVM exited with status 1");
+    let md = std::fs::read_to_string(&verdict.report).unwrap();
+    assert!(md.contains("**FAIL**: 2 of 8 checks failed."), "{md}");
+    assert!(md.contains("| ✗ | cell ran | failed: bulk/L1_REALTIME (java): a \\| b c |"), "{md}");
+    assert!(md.contains("| ✗ | cell ran | failed: adaptive/L1_REALTIME (java): the JVM exited with status 1 |"), "{md}");
     done_with(&dir);
 }
