@@ -11,9 +11,11 @@ mod hgrm;
 mod markdown;
 mod table;
 
-pub use charts::{Chart, Drawn};
-pub use compare::{compare, CellChange, Comparison};
-pub use hgrm::{format_hgrm, latency_of, parse_hgrm, read_hgrm, write_hgrm};
+use compare::{compare, Comparison};
+// The runner's API; `read_hgrm` is there for scripts and tools that plot
+// a cell's file, whether or not the command calls it.
+#[allow(unused_imports)]
+pub use hgrm::{latency_of, read_hgrm, write_hgrm};
 pub use table::side_by_side_table;
 
 use crate::brochure::Thresholds;
@@ -33,12 +35,6 @@ pub struct Verdict {
     pub report: PathBuf,
     /// The SVG charts written.
     pub charts: Vec<PathBuf>,
-}
-
-impl Verdict {
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
-    }
 }
 
 /// Fills each run's `budget_pass` (p99 within `budget_us`; true without a
@@ -91,23 +87,6 @@ pub fn load_results(path: &Path) -> Result<Results, String> {
         None => return Err(format!("{}: no schema_version: not a brochure's results.json", path.display())),
     }
     serde_json::from_value(value).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The baseline of a run about to write into `dir`: the file named with
-/// `--baseline` (an error when it does not load), else the `results.json`
-/// the brochure's previous run left in `dir` (None when there is none; an
-/// error when it does not load, e.g. an older schema, which the caller may
-/// print and go on without). Call it before `write_report`, which replaces
-/// that file.
-pub fn find_baseline(dir: &Path, named: Option<&Path>) -> Result<Option<Results>, String> {
-    if let Some(path) = named {
-        return load_results(path).map(Some);
-    }
-    let previous = dir.join("results.json");
-    if !previous.exists() {
-        return Ok(None);
-    }
-    load_results(&previous).map(Some).map_err(|e| format!("the previous run is not comparable: {e}"))
 }
 
 /// The failed checks of `results` (already judged) and of the comparison.
