@@ -131,7 +131,7 @@ pub fn draw_all(results: &Results, dir: &Path) -> Result<Drawn, Error> {
             file: file.into(),
             title: "Rate over time".into(),
             how_to_read: "achieved events/s per interval for each variant under the same schedule (the grey \
-                          dotted line is the offered rate): a line that falls below the offered rate during \
+                          dashed line is the offered rate): a line that falls below the offered rate during \
                           a burst is a configuration that could not follow it."
                 .into(),
         });

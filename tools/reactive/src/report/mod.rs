@@ -38,9 +38,10 @@ pub struct Verdict {
 }
 
 /// Fills each run's `budget_pass` (p99 within `budget_us`; true without a
-/// budget; false for a cell with a budget and no latency sample) and `ratio_to_bulk` (achieved events/s over the achieved events/s
-/// of the run with mode `bulk`, same implementation and level; None when
-/// there is no such run or it delivered nothing).
+/// budget; false for a cell with a budget and no latency sample) and
+/// `ratio_to_bulk` (achieved events/s over the achieved events/s of the run
+/// with mode `bulk`, same implementation and level; None when there is no
+/// such run or it delivered nothing).
 pub fn judge(results: &mut Results) {
     let bulk: Vec<(String, String, f64)> = results
         .runs
