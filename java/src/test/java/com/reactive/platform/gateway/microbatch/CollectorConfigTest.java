@@ -41,6 +41,7 @@ class CollectorConfigTest {
         good.put("event.max.bytes", "100");
         good.put("batch.max.events", "10");
         good.put("batch.max.bytes", "4096");
+        good.put("batch.linger.ms", "100");
         good.put("pressure.window.ms", "500");
         good.put("latency.max.ms", "100");
         good.put("level", "L3_LOW");
