@@ -57,6 +57,10 @@ pub struct Workload {
     /// Sample rate and p99 every this many ms (the over-time charts).
     #[serde(default)]
     pub timeline_ms: Option<u64>,
+    /// The most events/s a level cell offers: a level whose band starts
+    /// above it runs unscheduled (as fast as the producers go), with a note.
+    #[serde(default = "default_rate_cap")]
+    pub rate_cap: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,7 +87,7 @@ pub enum Payload {
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     pub name: String,
-    /// `rust` or `java`.
+    /// `rust`, `java` or `rust-jni`.
     #[serde(rename = "impl")]
     pub implementation: Impl,
     pub mode: Mode,
@@ -96,8 +100,29 @@ pub struct Variant {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Impl {
+    /// The Rust collector in the runner's own process.
     Rust,
+    /// The pure-Java collector, in a JVM.
     Java,
+    /// The Rust collector through JNI, driven by the same Java harness.
+    #[serde(rename = "rust-jni")]
+    RustJni,
+}
+
+impl Impl {
+    /// The name in brochures and in results.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Rust => "rust",
+            Impl::Java => "java",
+            Impl::RustJni => "rust-jni",
+        }
+    }
+
+    /// Whether the cell runs in a JVM.
+    pub fn needs_jvm(self) -> bool {
+        matches!(self, Impl::Java | Impl::RustJni)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -160,6 +185,9 @@ fn default_warmup() -> f64 {
 }
 fn default_duration() -> f64 {
     10.0
+}
+fn default_rate_cap() -> f64 {
+    1_000_000.0
 }
 fn yes() -> bool {
     true
@@ -226,6 +254,15 @@ impl Brochure {
         }
         if !self.workload.steps.is_empty() && !self.workload.levels.is_empty() {
             return Err("a workload has `levels` or `steps`, not both".into());
+        }
+        if self.workload.producers == 0 || self.workload.event_bytes == 0 {
+            return Err("`producers` and `event_bytes` must be at least 1".into());
+        }
+        if self.workload.duration_s <= 0.0 || self.workload.warmup_s < 0.0 {
+            return Err("`duration_s` must be positive and `warmup_s` not negative".into());
+        }
+        if self.workload.steps.iter().any(|s| s.rate < 0.0 || s.duration_s <= 0.0) {
+            return Err("every step needs a rate >= 0 and a positive duration_s".into());
         }
         let mut seen = std::collections::BTreeSet::new();
         for v in &self.variants {
