@@ -3,6 +3,7 @@
 //! the calibration status, the local Kafka broker, the demo and the tests.
 
 mod brochure;
+mod report;
 mod results;
 
 use clap::{Parser, Subcommand};
