@@ -20,6 +20,8 @@ pub struct Cell {
     pub load: Load,
     /// The constant offered rate, None when unscheduled or stepped.
     pub offered: Option<f64>,
+    /// The measured steps as (events/s, seconds), when the workload has steps.
+    pub steps: Vec<(f64, f64)>,
     pub timeline_ms: Option<u64>,
     /// Things a reader must know, joined into the run's note.
     pub notes: Vec<String>,

@@ -116,7 +116,7 @@ fn producer(load: &Load, k: u32, origin: Instant, send: &(dyn Fn(&[u8], u64) -> 
     let events = payloads(load.payload, load.event_bytes, k as u64 + 1, PAYLOADS);
     let measure_from_ns = (load.measure_from_s * 1e9) as u64;
     let mut c = Counts { delay: load.schedule.as_ref().map(|_| histogram()), ..Counts::default() };
-    let mut note = |c: &mut Counts, intended_ns: u64, sent: Sent| {
+    let note = |c: &mut Counts, intended_ns: u64, sent: Sent| {
         let measured = intended_ns >= measure_from_ns;
         c.submitted += measured as u64;
         match sent {

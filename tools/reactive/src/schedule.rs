@@ -56,6 +56,7 @@ impl Schedule {
     }
 
     /// Events the whole schedule offers.
+    #[cfg(test)]
     pub fn total_events(&self) -> u64 {
         self.segments.last().map_or(0, |s| s.first + s.count)
     }
