@@ -26,12 +26,6 @@ pub struct CellChange {
     pub latency_regressed: bool,
 }
 
-impl CellChange {
-    pub fn regressed(&self) -> bool {
-        self.throughput_regressed || self.latency_regressed
-    }
-}
-
 /// The whole comparison.
 #[derive(Debug, Clone)]
 pub struct Comparison {

@@ -68,12 +68,32 @@ pub fn java_vs_rust() -> Results {
     }
 }
 
+/// java-vs-rust with the Rust collector behind the Java API as well
+/// (`rust-jni`), a little slower than Rust in process.
+pub fn java_jni_rust() -> Results {
+    let mut results = java_vs_rust();
+    let jni: Vec<Run> = results
+        .runs
+        .iter()
+        .filter(|r| r.implementation == "rust")
+        .map(|r| {
+            let mut jni = Run { implementation: "rust-jni".into(), ..r.clone() };
+            jni.achieved_events_per_sec *= 0.85;
+            jni.latency.p99_us *= 1.2;
+            jni.latency.p999_us *= 1.2;
+            jni
+        })
+        .collect();
+    results.runs.extend(jni);
+    results
+}
+
 /// mixed-load: one stepped cell per variant, with timelines.
 pub fn mixed_load() -> Results {
     let mut results = java_vs_rust();
     results.brochure = "mixed-load".into();
     results.runs.clear();
-    let variants = [("adaptive", "adaptive", 1.0), ("linger-5ms", "producer", 1.6), ("linger-100ms", "producer", 9.0), ("fixed-1000", "fixed", 4.0)];
+    let variants = [("adaptive", "adaptive", 1.0), ("linger-5ms", "producer", 1.6), ("linger-100ms", "producer", 9.0), ("fixed-1000-1mib-100ms", "fixed", 4.0)];
     for (variant, mode, slowness) in variants {
         let mut r = run("rust", variant, mode, "auto", 0, 50_000.0, 2_000.0 * slowness);
         r.name = format!("{variant}/steps");
@@ -95,4 +115,32 @@ pub fn mixed_load() -> Results {
         results.timelines.push(Timeline { run: format!("{variant}/steps"), interval_ms: 500, points });
     }
     results
+}
+
+/// A histogram (microseconds) shaped like a cell's figures: most waits
+/// around p50, a tail up to p99, a few up to max.
+pub fn histogram(latency: &Latency) -> hdrhistogram::Histogram<u64> {
+    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+    let spread = |from: f64, to: f64, n: u64, h: &mut hdrhistogram::Histogram<u64>| {
+        for i in 0..n {
+            let v = from + (to - from) * i as f64 / n as f64;
+            h.record(v.max(1.0) as u64).unwrap();
+        }
+    };
+    spread(latency.p50_us / 2.0, latency.p50_us * 1.5, 9_000, &mut h);
+    spread(latency.p50_us * 1.5, latency.p99_us, 900, &mut h);
+    spread(latency.p99_us, latency.p999_us, 90, &mut h);
+    spread(latency.p999_us, latency.max_us, 10, &mut h);
+    h
+}
+
+/// Writes a `.hgrm` file for every cell into `dir/hgrm/` and points the
+/// cells at them.
+pub fn with_hgrm_files(results: &mut Results, dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("hgrm")).unwrap();
+    for run in &mut results.runs {
+        let rel = format!("hgrm/{}-{}.hgrm", run.implementation, run.name.replace('/', "-"));
+        super::write_hgrm(&histogram(&run.latency), &dir.join(&rel)).unwrap();
+        run.hgrm = Some(rel);
+    }
 }

@@ -1,7 +1,7 @@
 //! `report.md`: the verdict first (k6 style, one row per check), then the
 //! figures, the comparison with the baseline, the charts and the environment.
 
-use super::charts::Chart;
+use super::charts::Drawn;
 use super::compare::{pct, Comparison};
 use super::table::{micros, rate};
 use super::{row_keys, row_key};
@@ -14,6 +14,12 @@ const FAIL: &str = "✗";
 
 fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map(f).unwrap_or_else(|| "-".into())
+}
+
+/// Text made safe for a Markdown table cell (an error message may hold `|`
+/// or a line break).
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
 }
 
 /// Bytes per second in MB/s (10^6, as kafka-producer-perf-test prints).
@@ -30,7 +36,7 @@ fn ordered(results: &Results) -> Vec<&Run> {
 }
 
 /// The report's text.
-pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds, charts: &[Chart]) -> String {
+pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds, drawn: &Drawn, failed_cells: &[String]) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Brochure `{}`\n", results.brochure);
     let _ = writeln!(
@@ -41,22 +47,29 @@ pub fn render(results: &Results, comparison: Option<&Comparison>, thresholds: &T
         results.environment.broker,
         if results.quick { ", **quick** (shortened warm-up and durations: figures are indicative only)" } else { "" }
     );
-    checks(&mut md, results, comparison, thresholds);
+    checks(&mut md, results, comparison, thresholds, failed_cells);
     figures(&mut md, results);
     baseline(&mut md, comparison);
-    chart_links(&mut md, charts);
+    chart_links(&mut md, drawn);
     environment(&mut md, results);
     md
 }
 
 /// The pass/fail table: the overall line, then one row per check.
-fn checks(md: &mut String, results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds) {
+fn checks(md: &mut String, results: &Results, comparison: Option<&Comparison>, thresholds: &Thresholds, failed_cells: &[String]) {
     let mut rows: Vec<(bool, String, String)> = Vec::new();
+    for e in failed_cells {
+        rows.push((false, "cell ran".into(), format!("failed: {e}")));
+    }
     for run in ordered(results) {
         if let Some(budget) = run.budget_us {
             let ok = run.budget_pass;
             let sign = if ok { "<=" } else { ">" };
-            let mut what = format!("p99 {} {sign} budget {}", micros(run.latency.p99_us), micros(budget as f64));
+            let mut what = if super::unmeasured(run) {
+                format!("no latency measured (0 samples), budget {}", micros(budget as f64))
+            } else {
+                format!("p99 {} {sign} budget {}", micros(run.latency.p99_us), micros(budget as f64))
+            };
             if !thresholds.budget {
                 what.push_str(" (not enforced by this brochure)");
             }
@@ -90,7 +103,7 @@ fn checks(md: &mut String, results: &Results, comparison: Option<&Comparison>, t
     }
     md.push_str("| | check | measured |\n|---|---|---|\n");
     for (ok, check, what) in rows {
-        let _ = writeln!(md, "| {} | {check} | {what} |", if ok { PASS } else { FAIL });
+        let _ = writeln!(md, "| {} | {} | {} |", if ok { PASS } else { FAIL }, cell(&check), cell(&what));
     }
     md.push('\n');
 }
@@ -121,9 +134,9 @@ fn figures(md: &mut String, results: &Results) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.implementation,
-            r.variant,
-            row_key(r),
+            cell(&r.implementation),
+            cell(&r.variant),
+            cell(&row_key(r)),
             opt(r.offered_events_per_sec, rate),
             rate(r.achieved_events_per_sec),
             format!("{:.2}", r.mb_per_sec),
@@ -201,14 +214,16 @@ fn baseline(md: &mut String, comparison: Option<&Comparison>) {
     }
 }
 
-fn chart_links(md: &mut String, charts: &[Chart]) {
+fn chart_links(md: &mut String, drawn: &Drawn) {
     md.push_str("## Charts\n\n");
-    if charts.is_empty() {
+    if drawn.charts.is_empty() {
         md.push_str("No charts: no cell delivered figures to draw.\n\n");
-        return;
     }
-    for c in charts {
+    for c in &drawn.charts {
         let _ = writeln!(md, "- [{}]({}): {}", c.title, c.file, c.how_to_read);
+    }
+    for p in &drawn.problems {
+        let _ = writeln!(md, "- Not drawn: {p}");
     }
     md.push('\n');
 }

@@ -11,9 +11,11 @@ mod hgrm;
 mod markdown;
 mod table;
 
-pub use charts::Chart;
-pub use compare::{compare, CellChange, Comparison};
-pub use hgrm::{format_hgrm, latency_of, parse_hgrm, read_hgrm, write_hgrm};
+use compare::{compare, Comparison};
+// The runner's API; `read_hgrm` is there for scripts and tools that plot
+// a cell's file, whether or not the command calls it.
+#[allow(unused_imports)]
+pub use hgrm::{latency_of, read_hgrm, write_hgrm};
 pub use table::side_by_side_table;
 
 use crate::brochure::Thresholds;
@@ -35,16 +37,11 @@ pub struct Verdict {
     pub charts: Vec<PathBuf>,
 }
 
-impl Verdict {
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
-
 /// Fills each run's `budget_pass` (p99 within `budget_us`; true without a
-/// budget) and `ratio_to_bulk` (achieved events/s over the achieved events/s
-/// of the run with mode `bulk`, same implementation and level; None when
-/// there is no such run or it delivered nothing).
+/// budget; false for a cell with a budget and no latency sample) and
+/// `ratio_to_bulk` (achieved events/s over the achieved events/s of the run
+/// with mode `bulk`, same implementation and level; None when there is no
+/// such run or it delivered nothing).
 pub fn judge(results: &mut Results) {
     let bulk: Vec<(String, String, f64)> = results
         .runs
@@ -63,9 +60,15 @@ pub fn judge(results: &mut Results) {
 
 fn within_budget(run: &Run) -> bool {
     match run.budget_us {
+        Some(_) if unmeasured(run) => false,
         Some(budget) => run.latency.p99_us <= budget as f64,
         None => true,
     }
+}
+
+/// A cell with no latency sample: its budget cannot be said to hold.
+pub(crate) fn unmeasured(run: &Run) -> bool {
+    run.latency.count == 0 && run.latency.p99_us == 0.0
 }
 
 /// Loads a `results.json`; one written under another schema version is an
@@ -92,6 +95,10 @@ fn verdict_lines(results: &Results, comparison: Option<&Comparison>, thresholds:
     let mut failures = Vec::new();
     if thresholds.budget {
         for run in results.runs.iter().filter(|r| !r.budget_pass) {
+            if unmeasured(run) {
+                failures.push(format!("{} ({}): no latency measured, its budget cannot be checked", run.name, run.implementation));
+                continue;
+            }
             failures.push(format!(
                 "{} ({}): p99 {} over its budget {}",
                 run.name,
@@ -116,7 +123,22 @@ pub fn write_report(
     baseline: Option<&Results>,
     thresholds: &Thresholds,
 ) -> Result<Verdict, String> {
+    write_report_with_failed_cells(results, dir, baseline, thresholds, &[])
+}
+
+/// `write_report` for a run some of whose cells could not run at all (one
+/// message each, e.g. "adaptive/L3_LOW (java): the JVM exited with 1"):
+/// they open the checks table as failures and join `Verdict::failures`, so
+/// report.md and the exit code agree.
+pub fn write_report_with_failed_cells(
+    results: &Results,
+    dir: &Path,
+    baseline: Option<&Results>,
+    thresholds: &Thresholds,
+    failed_cells: &[String],
+) -> Result<Verdict, String> {
     let mut results = results.clone();
+    finite_only(&mut results);
     judge(&mut results);
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
 
@@ -125,14 +147,85 @@ pub fn write_report(
     std::fs::write(&json_path, json + "\n").map_err(|e| format!("cannot write {}: {e}", json_path.display()))?;
 
     let comparison = baseline.map(|b| compare(b, &results, thresholds));
-    let charts = charts::draw_all(&results, dir)?;
-    let (failures, regressions) = verdict_lines(&results, comparison.as_ref(), thresholds);
+    remove_old_charts(dir)?;
+    let drawn = charts::draw_all(&results, dir)?;
+    let (mut failures, regressions) = verdict_lines(&results, comparison.as_ref(), thresholds);
+    failures.splice(0..0, failed_cells.iter().map(|e| format!("cell failed: {e}")));
 
     let report = dir.join("report.md");
-    let text = markdown::render(&results, comparison.as_ref(), thresholds, &charts);
+    let text = markdown::render(&results, comparison.as_ref(), thresholds, &drawn, failed_cells);
     std::fs::write(&report, text).map_err(|e| format!("cannot write {}: {e}", report.display()))?;
 
-    Ok(Verdict { failures, regressions, report, charts: charts.into_iter().map(|c| dir.join(&c.file)).collect() })
+    Ok(Verdict { failures, regressions, report, charts: drawn.charts.iter().map(|c| dir.join(&c.file)).collect() })
+}
+
+/// A previous run's charts (its levels may have been others): the folder
+/// holds only this run's.
+fn remove_old_charts(dir: &Path) -> Result<(), String> {
+    let charts = dir.join("charts");
+    let Ok(entries) = std::fs::read_dir(&charts) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// JSON has no NaN or infinity (serde_json writes them as null, which then
+/// does not read back): a figure that is not finite (a rate over a zero
+/// duration) becomes 0, or absent when optional, and the cell's note says so.
+fn finite_only(results: &mut Results) {
+    for run in &mut results.runs {
+        let mut fixed: Vec<&str> = Vec::new();
+        let mut zero = |v: &mut f64, name: &'static str| {
+            if !v.is_finite() {
+                *v = 0.0;
+                fixed.push(name);
+            }
+        };
+        zero(&mut run.achieved_events_per_sec, "achieved_events_per_sec");
+        zero(&mut run.mb_per_sec, "mb_per_sec");
+        let l = &mut run.latency;
+        for (v, name) in [
+            (&mut l.p50_us, "p50_us"),
+            (&mut l.p90_us, "p90_us"),
+            (&mut l.p99_us, "p99_us"),
+            (&mut l.p999_us, "p999_us"),
+            (&mut l.p9999_us, "p9999_us"),
+            (&mut l.max_us, "max_us"),
+        ] {
+            zero(v, name);
+        }
+        for (v, name) in [
+            (&mut run.offered_events_per_sec, "offered_events_per_sec"),
+            (&mut run.wire_bytes_per_sec, "wire_bytes_per_sec"),
+            (&mut run.cpu_ms_per_million, "cpu_ms_per_million"),
+            (&mut run.schedule_delay_p50_us, "schedule_delay_p50_us"),
+            (&mut run.ratio_to_bulk, "ratio_to_bulk"),
+        ] {
+            if v.is_some_and(|x| !x.is_finite()) {
+                *v = None;
+                fixed.push(name);
+            }
+        }
+        if !fixed.is_empty() {
+            let said = format!("not finite, left out: {}", fixed.join(", "));
+            run.note = Some(match run.note.take() {
+                Some(n) => format!("{n}; {said}"),
+                None => said,
+            });
+        }
+    }
+    for t in &mut results.timelines {
+        t.points.retain(|p| p.t_s.is_finite() && p.achieved_events_per_sec.is_finite() && p.p99_us.is_finite());
+        for p in &mut t.points {
+            if p.offered_events_per_sec.is_some_and(|x| !x.is_finite()) {
+                p.offered_events_per_sec = None;
+            }
+        }
+    }
 }
 
 /// The order rows are shown in: by level number (L1 first), then anything

@@ -6,40 +6,58 @@ use crate::results::{Results, Run};
 
 /// The widest line the table prints.
 const WIDTH: usize = 120;
-/// The row label's column.
-const LABEL: usize = 14;
-/// One impl x variant column: "events/s p99".
-const CELL: usize = 17;
-/// One Rust/Java ratio column (the variant above "rust/java").
-const RATIO: usize = 12;
+/// The row label's column (`L6_THROUGHPUT` fits).
+const LABEL: usize = 13;
+/// One impl x variant column: events/s (6), p99 (5), the over-budget mark.
+const CELL: usize = 13;
+/// One Rust/Java ratio column.
+const RATIO: usize = 9;
+/// Names longer than this are cut.
+const NAME: usize = 24;
+
+/// `2.50` -> `2.5`, `1.00` -> `1`: a figure with its trailing zeros cut.
+fn trim(number: String) -> String {
+    if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        number
+    }
+}
 
 /// Events per second, short: `950`, `12.3k`, `1.25M`.
 pub fn rate(events_per_sec: f64) -> String {
-    let v = events_per_sec;
+    let (n, unit) = rate_parts(events_per_sec);
+    trim(n) + unit
+}
+
+fn rate_parts(v: f64) -> (String, &'static str) {
     if v >= 1e6 {
-        format!("{:.2}M", v / 1e6)
+        (format!("{:.2}", v / 1e6), "M")
     } else if v >= 1e5 {
-        format!("{:.0}k", v / 1e3)
+        (format!("{:.0}", v / 1e3), "k")
     } else if v >= 1e4 {
-        format!("{:.1}k", v / 1e3)
+        (format!("{:.1}", v / 1e3), "k")
     } else if v >= 1e3 {
-        format!("{:.2}k", v / 1e3)
+        (format!("{:.2}", v / 1e3), "k")
     } else {
-        format!("{v:.0}")
+        (format!("{v:.0}"), "")
     }
 }
 
 /// A duration given in microseconds, in the unit that reads best.
 pub fn micros(us: f64) -> String {
-    if us >= 1e6 {
-        format!("{:.2}s", us / 1e6)
+    let (n, unit) = if us >= 1e7 {
+        (format!("{:.0}", us / 1e6), "s")
+    } else if us >= 1e6 {
+        (format!("{:.1}", us / 1e6), "s")
     } else if us >= 1e4 {
-        format!("{:.0}ms", us / 1e3)
+        (format!("{:.0}", us / 1e3), "ms")
     } else if us >= 1e3 {
-        format!("{:.1}ms", us / 1e3)
+        (format!("{:.1}", us / 1e3), "ms")
     } else {
-        format!("{us:.0}µs")
-    }
+        (format!("{us:.0}"), "µs")
+    };
+    trim(n) + unit
 }
 
 /// A column: one impl x variant, or the Rust/Java ratio of one variant.
@@ -49,16 +67,19 @@ enum Column {
 }
 
 impl Column {
+    /// Wide enough for its names (up to `NAME`), at least its figures.
     fn width(&self) -> usize {
-        match self {
-            Column::Cell { .. } => CELL,
-            Column::Ratio { .. } => RATIO,
-        }
+        let (least, names) = match self {
+            Column::Cell { implementation, variant } => (CELL, implementation.chars().count().max(variant.chars().count())),
+            Column::Ratio { variant } => (RATIO, variant.chars().count()),
+        };
+        least.max(names.min(NAME))
     }
-    fn title(&self) -> (String, String) {
+    /// The three header lines: who, which variant, what the figures are.
+    fn title(&self) -> [String; 3] {
         match self {
-            Column::Cell { implementation, variant } => (format!("{implementation} {variant}"), "events/s    p99".into()),
-            Column::Ratio { variant } => (variant.clone(), "rust/java".into()),
+            Column::Cell { implementation, variant } => [implementation.clone(), variant.clone(), "ev/s   p99 ".into()],
+            Column::Ratio { variant } => ["rust/java".into(), variant.clone(), "ev/s".into()],
         }
     }
 }
@@ -78,7 +99,8 @@ fn fit(text: &str, width: usize) -> String {
 
 /// One row per level (or step), one column per impl x variant with achieved
 /// events/s and p99 (`!` past the level's budget), then the Rust/Java
-/// events/s ratio of each variant both ran. Columns that do not fit in 120
+/// events/s ratio of each variant both `rust` and `java` ran (`rust-jni`, the
+/// Rust collector behind the Java API, has its own columns but no ratio). Columns that do not fit in 120
 /// characters continue in a further block below.
 pub fn side_by_side_table(results: &Results) -> String {
     let runs = &results.runs;
@@ -88,8 +110,7 @@ pub fn side_by_side_table(results: &Results) -> String {
         .collect();
     let mut both: Vec<String> = Vec::new();
     for (implementation, variant) in series(runs) {
-        let other = if implementation == "rust" { "java" } else { "rust" };
-        if !both.contains(&variant) && series(runs).iter().any(|(i, v)| i == other && *v == variant) {
+        if implementation == "rust" && !both.contains(&variant) && series(runs).iter().any(|(i, v)| i == "java" && *v == variant) {
             both.push(variant);
         }
     }
@@ -118,17 +139,17 @@ pub fn side_by_side_table(results: &Results) -> String {
         }
         let block = &columns[start..end];
         out.push('\n');
-        let (mut top, mut bottom) = (format!("{:<LABEL$}", "level"), format!("{:<LABEL$}", ""));
+        let mut header = [format!("{:<LABEL$}", ""), format!("{:<LABEL$}", ""), format!("{:<LABEL$}", "level")];
         for c in block {
-            let (t, b) = c.title();
             let w = c.width();
-            top.push_str(&format!(" {:>w$}", fit(&t, w)));
-            bottom.push_str(&format!(" {b:>w$}"));
+            for (line, text) in header.iter_mut().zip(c.title()) {
+                line.push_str(&format!(" {:>w$}", fit(&text, w)));
+            }
         }
-        out.push_str(top.trim_end());
-        out.push('\n');
-        out.push_str(bottom.trim_end());
-        out.push('\n');
+        for line in header {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
         for key in &keys {
             let mut line = format!("{:<LABEL$}", fit(key, LABEL));
             for c in block {
@@ -136,7 +157,7 @@ pub fn side_by_side_table(results: &Results) -> String {
                     Column::Cell { implementation, variant } => match find(runs, key, implementation, variant) {
                         Some(r) => {
                             let mark = if r.budget_pass { " " } else { "!" };
-                            format!("{:>8} {:>7}{mark}", rate(r.achieved_events_per_sec), micros(r.latency.p99_us))
+                            format!("{:>6} {:>5}{mark}", rate(r.achieved_events_per_sec), micros(r.latency.p99_us))
                         }
                         None => "-".into(),
                     },
@@ -161,4 +182,23 @@ pub fn side_by_side_table(results: &Results) -> String {
         out.push_str("\n! p99 over the level's budget\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_short_in_the_unit_that_fits() {
+        assert_eq!(rate(950.0), "950");
+        assert_eq!(rate(2_000.0), "2k");
+        assert_eq!(rate(66_666.7), "66.7k");
+        assert_eq!(rate(250_000.0), "250k");
+        assert_eq!(rate(1_250_000.0), "1.25M");
+        assert_eq!(micros(850.0), "850µs");
+        assert_eq!(micros(1_500.0), "1.5ms");
+        assert_eq!(micros(40_000.0), "40ms");
+        assert_eq!(micros(1_000_000.0), "1s");
+        assert_eq!(micros(45_000_000.0), "45s");
+    }
 }
