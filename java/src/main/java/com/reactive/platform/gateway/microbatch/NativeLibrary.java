@@ -8,14 +8,22 @@ import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 
 /**
- * Loads {@code libmicrobatch.so} for the JNI bridge: first the copy packed in this jar under
- * {@code native/<platform>/} (the Maven profile {@code native} puts it there), extracted to a
- * temporary file because a library cannot be loaded from inside a jar; failing that, the
- * system's {@code java.library.path} ({@code System.loadLibrary("microbatch")}).
+ * Loads {@code libmicrobatch.so} for the JNI bridge: the file named by the system property
+ * {@value #PATH_PROPERTY} when it is set (and only that file); otherwise first the copy packed
+ * in this jar (or classes folder) under {@code native/<platform>/} (the Maven profile
+ * {@code native} puts it there), extracted to a temporary file because a library cannot be
+ * loaded from inside a jar; failing that, the system's {@code java.library.path}
+ * ({@code System.loadLibrary("microbatch")}).
  */
 public final class NativeLibrary {
     /** The library's base name, as {@code System.loadLibrary} takes it. */
     public static final String NAME = "microbatch";
+    /**
+     * System property naming the library file to load, e.g. {@code target/release/libmicrobatch.so}:
+     * for tools that run from a build tree, where the packed copy may be older than the file
+     * cargo just built.
+     */
+    public static final String PATH_PROPERTY = "microbatch.native.path";
 
     private static volatile boolean loaded;
 
@@ -46,6 +54,11 @@ public final class NativeLibrary {
         if (loaded) {
             return;
         }
+        String explicit = System.getProperty(PATH_PROPERTY);
+        if (explicit != null && !explicit.isBlank()) {
+            loadFile(Path.of(explicit.trim()).toAbsolutePath());
+            return;
+        }
         String fromJar;
         try (InputStream in = NativeLibrary.class.getResourceAsStream(resourcePath())) {
             if (in != null) {
@@ -67,6 +80,21 @@ public final class NativeLibrary {
             throw new UnsatisfiedLinkError("cannot load lib" + NAME + ": " + fromJar + "; and from java.library.path ("
                     + System.getProperty("java.library.path") + "): " + e.getMessage());
         }
+    }
+
+    /** Loads exactly {@code file}: an explicit path that does not work is an error, not a fallback. */
+    private static void loadFile(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new UnsatisfiedLinkError("cannot load lib" + NAME + ": -D" + PATH_PROPERTY + "=" + file
+                    + " is not a file");
+        }
+        try {
+            System.load(file.toString());
+        } catch (UnsatisfiedLinkError e) {
+            throw new UnsatisfiedLinkError("cannot load lib" + NAME + " from -D" + PATH_PROPERTY + "=" + file + ": "
+                    + e.getMessage());
+        }
+        loaded = true;
     }
 
     /** True once {@link #load()} succeeded. */

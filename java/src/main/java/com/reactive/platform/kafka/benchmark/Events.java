@@ -51,6 +51,20 @@ final class Events {
         return e;
     }
 
+    /**
+     * {@code count} events of {@code bytes} uniformly random bytes each, from {@code seed}:
+     * incompressible, the worst case for compression (brochures' {@code payload = "random"}).
+     */
+    static byte[][] randomPool(int count, int bytes, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        byte[][] pool = new byte[count][];
+        for (int i = 0; i < count; i++) {
+            pool[i] = new byte[bytes];
+            r.nextBytes(pool[i]);
+        }
+        return pool;
+    }
+
     static byte[][] pool(long seed) {
         return pool(POOL, DEFAULT_BYTES, seed);
     }

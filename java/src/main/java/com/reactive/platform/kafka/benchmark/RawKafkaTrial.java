@@ -6,7 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -18,8 +17,6 @@ import org.apache.kafka.clients.producer.MockProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.Metric;
-import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -129,7 +126,7 @@ final class RawKafkaTrial implements Variant.Trial {
             start.await();
             long t0 = System.nanoTime();
             CpuClock.Sample cpu0 = CpuClock.now();
-            long wire0 = outgoingBytes(producer);
+            long wire0 = WireBytes.of(producer);
             Thread.sleep(duration.toMillis());
             stop.set(true);
             for (Thread s : senders) {
@@ -138,7 +135,7 @@ final class RawKafkaTrial implements Variant.Trial {
             producer.flush();
             long t1 = System.nanoTime();
             CpuClock.Sample cpu = CpuClock.now().minus(cpu0);
-            long wire = outgoingBytes(producer) - wire0;
+            long wire = WireBytes.of(producer) - wire0;
             if (error.get() != null) {
                 throw new IllegalStateException("a sender failed", error.get());
             }
@@ -150,17 +147,5 @@ final class RawKafkaTrial implements Variant.Trial {
             stop.set(true);
             producer.close(Duration.ofSeconds(30));
         }
-    }
-
-    /** kafka-clients' own count of bytes sent to brokers (after compression); 0 for the stand-in. */
-    private static long outgoingBytes(Producer<byte[], byte[]> p) {
-        for (Map.Entry<MetricName, ? extends Metric> e : p.metrics().entrySet()) {
-            MetricName n = e.getKey();
-            if (n.name().equals("outgoing-byte-total") && n.group().equals("producer-metrics")) {
-                Object v = e.getValue().metricValue();
-                return v instanceof Number num ? num.longValue() : 0;
-            }
-        }
-        return 0;
     }
 }

@@ -6,8 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
+@ExtendWith(ReportSkips.class)
 class NativeLibraryTest {
     @Test
     void thePackedLibraryLivesInThePlatformFolder() {
@@ -25,5 +29,20 @@ class NativeLibraryTest {
         assertTrue(e.getMessage().contains("is not in the jar"), e.getMessage());
         assertTrue(e.getMessage().contains("java.library.path"), e.getMessage());
         assertFalse(NativeLibrary.isLoaded());
+    }
+
+    @Test
+    void anExplicitPathIsTheOnlyPlaceLooked(@TempDir Path dir) {
+        assumeTrue(!NativeLibrary.isLoaded(), "skipped: the library is already loaded in this JVM");
+        Path absent = dir.resolve("libmicrobatch.so");
+        System.setProperty(NativeLibrary.PATH_PROPERTY, absent.toString());
+        try {
+            // Even where the jar packs the library: a path given on purpose is not second-guessed.
+            UnsatisfiedLinkError e = assertThrows(UnsatisfiedLinkError.class, NativeLibrary::load);
+            assertEquals("cannot load libmicrobatch: -Dmicrobatch.native.path=" + absent + " is not a file", e.getMessage());
+            assertFalse(NativeLibrary.isLoaded());
+        } finally {
+            System.clearProperty(NativeLibrary.PATH_PROPERTY);
+        }
     }
 }
