@@ -90,7 +90,7 @@ fn parse_progress(line: &str) -> Option<(f64, f64)> {
 }
 
 pub fn run(cell: &Cell, jvm: &Jvm, broker: &str, topic: &str, work: &Path, live: &Arc<Live>) -> Result<JavaMeasured, String> {
-    let stem = cell.name.replace('/', "-");
+    let stem = format!("{}-{}", cell.implementation().name(), cell.name.replace('/', "-"));
     let spec_path = work.join(format!("{stem}.properties"));
     let result_path = work.join(format!("{stem}.result.json"));
     let _ = std::fs::remove_file(&result_path);

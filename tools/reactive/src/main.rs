@@ -13,8 +13,8 @@ mod measure;
 mod mode;
 mod prereq;
 mod progress;
-// Parts of the report API (hgrm reading, comparison details) serve tests and later callers.
-#[allow(dead_code, unused_imports)]
+// write_report (without failed cells) is for callers other than `run`.
+#[allow(dead_code)]
 mod report;
 mod results;
 mod run;
@@ -192,7 +192,11 @@ fn brochure_run(name: &str, opts: run::Options) -> Result<ExitCode, String> {
         println!("PASS: {} cells, no budget or regression failure", outcome.results.runs.len());
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("FAIL: {} failed checks", outcome.verdict.failures.len());
+        println!(
+            "FAIL: {} failed checks ({} regressions against the baseline)",
+            outcome.verdict.failures.len(),
+            outcome.verdict.regressions.len()
+        );
         for f in &outcome.verdict.failures {
             println!("  - {f}");
         }

@@ -173,7 +173,7 @@ fn summary(run: &crate::results::Run) -> String {
 pub fn run(root: &Path, name: &str, opts: &Options) -> Result<Outcome, String> {
     let b = brochure::load(root, name)?;
     let out = opts.out.clone().unwrap_or_else(|| root.join("reports").join("brochures").join(name));
-    std::fs::create_dir_all(out.join("hgrm")).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    std::fs::create_dir_all(out.join("hgrm")).and_then(|_| std::fs::create_dir_all(out.join("cells"))).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let out = out.canonicalize().map_err(|e| format!("{}: {e}", out.display()))?;
     let started = std::time::SystemTime::now();
     let unix = started.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -228,7 +228,7 @@ pub fn run(root: &Path, name: &str, opts: &Options) -> Result<Outcome, String> {
             (Impl::Rust, _) => cell_rust::run(cell, &bootstrap, &live).map(|m| (m.run, Some(m.histogram), m.timeline)),
             (Impl::Java | Impl::RustJni, _) => {
                 let jvm = jvm.as_ref().expect("prepared above");
-                cell_java::run(cell, jvm, &broker.for_java(), &topic, &out, &live).map(|m| {
+                cell_java::run(cell, jvm, &broker.for_java(), &topic, &out.join("cells"), &live).map(|m| {
                     jdk = jdk.take().or(m.jdk);
                     (m.run, None, m.timeline)
                 })
@@ -246,7 +246,8 @@ pub fn run(root: &Path, name: &str, opts: &Options) -> Result<Outcome, String> {
                 runs.push(run);
             }
             Err(e) => {
-                progress.cell_done(&format!("{} ({}) FAILED: {e}", cell.name, cell.implementation().name()));
+                let e = format!("{} ({}): {e}", cell.name, cell.implementation().name());
+                progress.cell_done(&format!("FAILED {e}"));
                 errors.push(e);
             }
         }
@@ -272,8 +273,7 @@ pub fn run(root: &Path, name: &str, opts: &Options) -> Result<Outcome, String> {
     if opts.budgets_advisory {
         thresholds.budget = false;
     }
-    let mut verdict = report::write_report(&results, &out, baseline.as_ref(), &thresholds)?;
-    verdict.failures.extend(errors.into_iter().map(|e| format!("cell failed: {e}")));
+    let verdict = report::write_report_with_failed_cells(&results, &out, baseline.as_ref(), &thresholds, &errors)?;
     Ok(Outcome { results, verdict })
 }
 
