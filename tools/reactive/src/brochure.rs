@@ -273,3 +273,60 @@ impl Brochure {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository root (brochures/ lives there).
+    pub(crate) fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn parse(text: &str) -> Result<Brochure, String> {
+        let b: Brochure = toml::from_str(text).map_err(|e| e.to_string())?;
+        b.check()?;
+        Ok(b)
+    }
+
+    const MINIMAL: &str = "description = \"d\"\n[workload]\n[[variant]]\nname = \"a\"\nimpl = \"rust\"\nmode = \"adaptive\"\n";
+
+    #[test]
+    fn every_shipped_brochure_loads() {
+        let all = list(&repo()).unwrap();
+        let names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
+        for wanted in ["calibration-buckets", "java-vs-rust", "kafka-fast", "kafka-tuned", "mixed-load"] {
+            assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+        }
+        let jvr = all.iter().find(|b| b.name == "java-vs-rust").unwrap();
+        let impls: std::collections::BTreeSet<&str> = jvr.variants.iter().map(|v| v.implementation.name()).collect();
+        assert_eq!(impls.into_iter().collect::<Vec<_>>(), ["java", "rust", "rust-jni"]);
+        let mixed = all.iter().find(|b| b.name == "mixed-load").unwrap();
+        assert!(!mixed.workload.steps.is_empty() && mixed.workload.timeline_ms.is_some());
+    }
+
+    #[test]
+    fn defaults_fill_what_a_minimal_brochure_leaves_out() {
+        let b = parse(MINIMAL).unwrap();
+        assert_eq!((b.workload.event_bytes, b.workload.producers, b.workload.payload), (100, 2, Payload::Json));
+        assert!(b.thresholds.budget && b.workload.levels.is_empty() && b.workload.rate.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_levels_and_impls_are_clear_errors() {
+        let e = parse(&MINIMAL.replace("[workload]", "[workload]\nevent_size = 5")).unwrap_err();
+        assert!(e.contains("unknown field `event_size`"), "{e}");
+        let e = parse(&MINIMAL.replace("[workload]", "[workload]\nlevels = [\"L11_WARP\"]")).unwrap_err();
+        assert!(e.contains("unknown level `L11_WARP`"), "{e}");
+        let e = parse(&MINIMAL.replace("impl = \"rust\"", "impl = \"go\"")).unwrap_err();
+        assert!(e.contains("unknown variant `go`") && e.contains("rust-jni"), "{e}");
+        let e = parse(&MINIMAL.replace("[workload]", "[workload]\nlevels = [\"L3_LOW\"]\nsteps = [{ rate = 1, duration_s = 1 }]")).unwrap_err();
+        assert!(e.contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_brochure_lists_the_known_ones() {
+        let e = load(&repo(), "no-such-brochure").unwrap_err();
+        assert!(e.contains("no brochure named `no-such-brochure`") && e.contains("kafka-fast"), "{e}");
+    }
+}

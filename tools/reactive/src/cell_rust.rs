@@ -131,3 +131,56 @@ fn intended_of(stamps: &[Stamp], ticket: u64) -> Option<u64> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::brochure::{KafkaSettings, Mode, Payload, Variant};
+    use crate::load::Load;
+    use crate::schedule::Schedule;
+    use microbatch::PressureLevel;
+
+    /// A second and a half of a real collector against the embedded mock
+    /// cluster: every measured event is accounted for, and each delivered
+    /// one has exactly one latency sample.
+    #[test]
+    fn a_short_cell_against_the_mock_cluster_accounts_for_every_event() {
+        let broker = crate::run::Broker::open("mock").unwrap();
+        let variant = Variant { name: "fixed".into(), implementation: crate::brochure::Impl::Rust, mode: Mode::Fixed, config: Default::default() };
+        let level = PressureLevel::L4Moderate;
+        let kafka = KafkaSettings { producer: [("acks".to_string(), "1".to_string())].into(), partitions: None };
+        let resolved = crate::mode::resolve(&variant, Some(level), &kafka, "reactive-cell-test", ":memory:").unwrap();
+        let dir = std::env::temp_dir();
+        let cell = Cell {
+            name: "fixed/L4_MODERATE".into(),
+            variant,
+            level: Some(level),
+            resolved,
+            load: Load {
+                schedule: Some(Schedule::new(&[(2000.0, 0.5), (2000.0, 1.0)])),
+                end_s: 1.5,
+                measure_from_s: 0.5,
+                producers: 2,
+                event_bytes: 100,
+                payload: Payload::Json,
+            },
+            offered: Some(2000.0),
+            steps: Vec::new(),
+            timeline_ms: Some(250),
+            notes: Vec::new(),
+            hgrm_path: dir.join("reactive-cell-test.hgrm"),
+            hgrm_name: "x.hgrm".into(),
+        };
+        let m = run(&cell, &broker.bootstrap(), &Arc::new(Live::default())).unwrap();
+        let r = &m.run;
+        assert_eq!(r.submitted, 2000, "1 s at 2000 events/s");
+        assert_eq!(r.submitted, r.delivered + r.failed + r.rejected, "{r:?}");
+        assert!(r.delivered > 1900, "{r:?}");
+        assert_eq!(m.histogram.len(), r.delivered);
+        assert_eq!(r.latency.count, r.delivered);
+        // L4's T is 25 ms: waits are bounded by it plus the mock's answer.
+        assert!(r.latency.p50_us > 0.0 && r.latency.p99_us < 50_000.0, "{:?}", r.latency);
+        assert!((r.achieved_events_per_sec - 2000.0).abs() < 200.0, "{r:?}");
+        assert!(!m.timeline.is_empty() && m.timeline.iter().all(|p| p.level == Some(4)));
+    }
+}

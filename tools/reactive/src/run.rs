@@ -303,3 +303,61 @@ mod tests {
         assert_eq!(super::rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00Z");
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    fn plan_of(name: &str, quick: bool) -> Vec<Cell> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let b = brochure::load(&root, name).unwrap();
+        plan(&b, quick, "t", Path::new("/tmp/out"), None, None).unwrap()
+    }
+
+    #[test]
+    fn level_cells_offer_a_rate_inside_the_band_and_quick_shortens_them() {
+        let cells = plan_of("java-vs-rust", true);
+        assert_eq!(cells.len(), 2 * 6, "two levels x six variants");
+        for c in &cells {
+            let level = c.level.unwrap();
+            assert_eq!(PressureLevel::from_rate(c.offered.unwrap()), level, "{}", c.name);
+            assert_eq!((c.load.measure_from_s, c.load.end_s), (QUICK_WARMUP_S, QUICK_WARMUP_S + QUICK_DURATION_S));
+        }
+        assert_eq!(cells[0].level, cells[5].level, "the variants of one level run one after the other");
+    }
+
+    #[test]
+    fn a_stepped_workload_is_one_cell_per_variant_with_its_steps() {
+        let cells = plan_of("mixed-load", false);
+        assert_eq!(cells.len(), 4);
+        let c = &cells[0];
+        assert_eq!((c.name.as_str(), c.offered), ("adaptive/steps", None));
+        let total: f64 = c.steps.iter().map(|(_, d)| d).sum();
+        assert_eq!(c.load.end_s, c.load.measure_from_s + total);
+        let schedule = c.load.schedule.as_ref().unwrap();
+        assert_eq!(schedule.rate_at(0.0), Some(c.steps[0].0), "the warm-up runs at the first step's rate");
+        let fixed = cells.iter().find(|c| c.variant.name == "fixed-1000-1mib-100ms").unwrap();
+        assert_eq!(fixed.resolved.keys["batch.linger.ms"], "100");
+    }
+
+    #[test]
+    fn only_and_impl_select_cells_and_an_empty_selection_is_an_error() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let b = brochure::load(&root, "java-vs-rust").unwrap();
+        let rust = plan(&b, true, "t", Path::new("/tmp/o"), None, Some(&["rust".to_string()])).unwrap();
+        assert!(rust.iter().all(|c| c.implementation() == Impl::Rust) && rust.len() == 4);
+        let bulk_l3 = plan(&b, true, "t", Path::new("/tmp/o"), Some("bulk/L3"), None).unwrap();
+        assert_eq!(bulk_l3.len(), 3);
+        assert!(plan(&b, true, "t", Path::new("/tmp/o"), Some("nothing"), None).err().unwrap().contains("no cell"));
+    }
+
+    #[test]
+    fn a_band_above_the_rate_cap_runs_unscheduled_with_a_note() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut b = brochure::load(&root, "calibration-buckets").unwrap();
+        b.workload.levels = vec!["L10_MAX".into()];
+        let cells = plan(&b, true, "t", Path::new("/tmp/o"), None, None).unwrap();
+        assert!(cells[0].offered.is_none() && cells[0].load.schedule.is_none());
+        assert!(cells[0].notes[0].contains("rate_cap"), "{:?}", cells[0].notes);
+    }
+}
