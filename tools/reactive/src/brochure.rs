@@ -231,6 +231,8 @@ pub fn load(root: &Path, name: &str) -> Result<Brochure, String> {
                         .collect()
                 })
                 .unwrap_or_default();
+            let mut known = known;
+            known.sort();
             return Err(format!("no brochure named `{name}`; known: {}", known.join(", ")));
         }
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
