@@ -5,6 +5,7 @@
 
 use crate::cell_java::Jvm;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -67,10 +68,13 @@ pub fn jvm(root: &Path, cells: &[String], with_native: bool) -> Result<Jvm, Stri
     let built = modified(&classpath_file);
     if built.is_none() || sources > built {
         eprintln!("reactive: building the Java harness (mvn compile)");
+        // Maven's output goes to stderr: stdout is the command's answer (the demo's table).
+        let to_stderr = std::io::stderr().as_fd().try_clone_to_owned().map_err(|e| format!("stderr: {e}"))?;
         let status = Command::new("mvn")
-            .args(["-q", "-B", "-ntp", "-f"])
+            .args(["-q", "-B", "-ntp", "-Dstyle.color=never", "-f"])
             .arg(java.join("pom.xml"))
             .arg("compile")
+            .stdout(to_stderr)
             .status()
             .map_err(|e| format!("cannot run mvn: {e}"))?;
         if !status.success() {
@@ -88,8 +92,10 @@ pub fn jvm(root: &Path, cells: &[String], with_native: bool) -> Result<Jvm, Stri
     }
     let native_library = root.join("target").join("release").join("libmicrobatch.so");
     if with_native {
+        let to_stderr = std::io::stderr().as_fd().try_clone_to_owned().map_err(|e| format!("stderr: {e}"))?;
         let status = Command::new("cargo")
             .args(["build", "--release", "--quiet", "-p", "microbatch", "--lib"])
+            .stdout(to_stderr)
             .current_dir(root)
             .status()
             .map_err(|e| format!("cannot run cargo: {e}"))?;
