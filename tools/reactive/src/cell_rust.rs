@@ -50,6 +50,8 @@ pub fn run(cell: &Cell, bootstrap: &str, live: &Arc<Live>) -> Result<Measured, S
     // u64::MAX until the producers are done and the count is known.
     let expected = AtomicU64::new(u64::MAX);
     let mut notes = Vec::new();
+    // Refusals for want of tracking slots (the rest: a full ring), for the note.
+    let tracking_full = AtomicU64::new(0);
 
     let send = |event: &[u8], intended_ns: u64| match collector.submit_tracked(event) {
         Ok(ticket) => {
@@ -59,7 +61,11 @@ pub fn run(cell: &Cell, bootstrap: &str, live: &Arc<Live>) -> Result<Measured, S
             stamp.ticket.store(ticket, Ordering::Release);
             Sent::Accepted
         }
-        Err(e) if matches!(e.code(), Code::MB_ERR_FULL | Code::MB_ERR_TRACKING_FULL) => Sent::Rejected,
+        Err(e) if e.code() == Code::MB_ERR_TRACKING_FULL => {
+            tracking_full.fetch_add(1, Ordering::Relaxed);
+            Sent::Rejected
+        }
+        Err(e) if e.code() == Code::MB_ERR_FULL => Sent::Rejected,
         Err(e) => Sent::Fatal(e.message().to_string()),
     };
 
@@ -104,6 +110,13 @@ pub fn run(cell: &Cell, bootstrap: &str, live: &Arc<Live>) -> Result<Measured, S
     });
     if let Some(e) = counts.fatal.as_ref() {
         return Err(format!("{}: a submit failed: {e}", cell.name));
+    }
+    if counts.rejected > 0 {
+        let slots = tracking_full.load(Ordering::Relaxed);
+        notes.push(format!(
+            "refused submits (warm-up included): {} with the ring full, {slots} with every tracking slot taken",
+            counts.rejected_total - slots.min(counts.rejected_total)
+        ));
     }
     if let Some(e) = flush_error {
         notes.push(format!("flush: {e}"));

@@ -38,6 +38,8 @@ pub struct Counts {
     /// Attempts in the measured part.
     pub submitted: u64,
     pub rejected: u64,
+    /// Refused sends, warm-up included.
+    pub rejected_total: u64,
     /// Accepted sends, warm-up included (each owes an outcome).
     pub accepted_total: u64,
     /// Lateness against the schedule, us (measured part, scheduled loads).
@@ -98,6 +100,7 @@ pub fn drive(load: &Load, origin: Instant, send: &(dyn Fn(&[u8], u64) -> Sent + 
                     let mut t = total.lock().unwrap();
                     t.submitted += mine.submitted;
                     t.rejected += mine.rejected;
+                    t.rejected_total += mine.rejected_total;
                     t.accepted_total += mine.accepted_total;
                     if let (Some(all), Some(d)) = (t.delay.as_mut(), mine.delay.as_ref()) {
                         let _ = all.add(d);
@@ -121,7 +124,10 @@ fn producer(load: &Load, k: u32, origin: Instant, send: &(dyn Fn(&[u8], u64) -> 
         c.submitted += measured as u64;
         match sent {
             Sent::Accepted => c.accepted_total += 1,
-            Sent::Rejected => c.rejected += measured as u64,
+            Sent::Rejected => {
+                c.rejected += measured as u64;
+                c.rejected_total += 1;
+            }
             Sent::Fatal(e) => {
                 c.fatal = Some(e);
                 abort.store(true, Ordering::Relaxed);
