@@ -50,6 +50,14 @@ mvn -B -ntp -f java/pom.xml verify -Dmicrobatch.native=true -Dmicrobatch.test.ka
 step "the seed's Java benchmark mains, smoke run (both implementations, embedded brokers, no performance assertion)"
 MVN_ARGS=-Dmicrobatch.native=true scripts/java-bench-smoke.sh
 
+step "the reactive command: its tests, then one quick brochure end to end (java-vs-rust, embedded default broker)"
+cargo test --release -p reactive
+# A fresh folder, so no earlier smoke is taken as the baseline; budgets are
+# recorded in the report but do not fail the step: on a loaded machine the
+# 10 ms budget of L3 is missed by scheduling noise, not by the collector.
+rm -rf target/brochure-smoke
+./reactive bench brochure run java-vs-rust --quick --budgets-advisory --out target/brochure-smoke
+
 if [[ -f tests/loom.rs ]]; then
   step "loom model checks of the ring and gate protocols"
   # A separate target dir: --cfg loom rebuilds everything.

@@ -42,6 +42,7 @@ pub const KEYS: &[KeyInfo] = &[
     KeyInfo { name: "event.max.bytes", default: "65536", doc: "largest event accepted; larger ones get MB_ERR_TOO_LARGE" },
     KeyInfo { name: "batch.max.events", default: "1000000", doc: "cap on N, the events per frame" },
     KeyInfo { name: "batch.max.bytes", default: "983040", doc: "cap on a frame's size in bytes, header included" },
+    KeyInfo { name: "batch.linger.ms", default: "unset", doc: "fixed T for every level in ms: overrides the level's bootstrap T and calibration does not tune T (0..=1800000)" },
     KeyInfo { name: "pressure.window.ms", default: "10000", doc: "window over which the event rate is measured before a level is chosen" },
     KeyInfo { name: "latency.max.ms", default: "30000", doc: "ceiling: no level whose budget exceeds it is chosen (>= 1)" },
     KeyInfo { name: "level", default: "auto", doc: "`auto`, `1`..`10`, or `L1_REALTIME`..`L10_MAX` to force a level" },
@@ -70,6 +71,9 @@ pub struct Config {
     pub event_max_bytes: usize,
     pub batch_max_events: u64,
     pub batch_max_bytes: usize,
+    /// `batch.linger.ms`: one T for every level, kept whatever calibration
+    /// proposes (None: each level's bootstrap or learned T).
+    pub batch_linger: Option<Duration>,
     pub pressure_window: Duration,
     pub latency_max: Duration,
     pub level: Option<PressureLevel>,
@@ -99,6 +103,7 @@ impl Default for Config {
             event_max_bytes: 64 << 10,
             batch_max_events: 1_000_000,
             batch_max_bytes: 960 << 10,
+            batch_linger: None,
             pressure_window: Duration::from_secs(10),
             latency_max: Duration::from_secs(30),
             level: None,
@@ -158,6 +163,8 @@ impl Config {
             "batch.max.bytes" => {
                 self.batch_max_bytes = parse_int(key, value, 64, crate::frame::MAX_FRAME_BYTES as u64)? as usize
             }
+            // 30 min: the largest T a level table entry holds is about 35 min.
+            "batch.linger.ms" => self.batch_linger = Some(ms(0, 1_800_000)?),
             "pressure.window.ms" => self.pressure_window = ms(1, 3_600_000)?,
             "latency.max.ms" => self.latency_max = ms(1, 86_400_000)?,
             "level" => {
@@ -332,6 +339,7 @@ mod tests {
             ("event.max.bytes", "100"),
             ("batch.max.events", "10"),
             ("batch.max.bytes", "4096"),
+            ("batch.linger.ms", "100"),
             ("pressure.window.ms", "500"),
             ("latency.max.ms", "100"),
             ("level", "L3_LOW"),

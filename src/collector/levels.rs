@@ -35,12 +35,17 @@ pub(crate) struct LevelTable {
     entries: [AtomicU64; 10],
     /// `batch.max.events`: no entry's N exceeds it.
     batch_max_events: u64,
+    /// `batch.linger.ms` in us: every entry's T, whatever is set (bootstrap,
+    /// learned, tried), so calibration tunes N and flush-when-idle only.
+    fixed_interval_us: Option<u64>,
 }
 
 impl LevelTable {
-    /// Every level at its bootstrap config.
-    pub(crate) fn new(batch_max_events: u64) -> LevelTable {
-        let table = LevelTable { entries: Default::default(), batch_max_events };
+    /// Every level at its bootstrap config, with T fixed at `fixed_interval`
+    /// when given.
+    pub(crate) fn new(batch_max_events: u64, fixed_interval: Option<std::time::Duration>) -> LevelTable {
+        let fixed_interval_us = fixed_interval.map(|t| t.as_micros().min(MAX_INTERVAL_US as u128) as u64);
+        let table = LevelTable { entries: Default::default(), batch_max_events, fixed_interval_us };
         for level in PressureLevel::ALL {
             table.set(level, BatchConfig::bootstrap(level, batch_max_events));
         }
@@ -55,9 +60,13 @@ impl LevelTable {
         self.entries[level.number() as usize - 1].load(Ordering::Relaxed)
     }
 
-    /// Replaces `level`'s config (N capped by `batch.max.events`).
+    /// Replaces `level`'s config (N capped by `batch.max.events`, T replaced
+    /// by `batch.linger.ms` when set). Never on the submit path.
     pub(crate) fn set(&self, level: PressureLevel, mut config: BatchConfig) {
         config.batch_events = config.batch_events.clamp(1, self.batch_max_events.max(1));
+        if let Some(t) = self.fixed_interval_us {
+            config.interval_us = t;
+        }
         self.entries[level.number() as usize - 1].store(pack(config), Ordering::Relaxed);
     }
 }
@@ -81,11 +90,21 @@ mod tests {
 
     #[test]
     fn the_table_starts_at_bootstrap_and_caps_n() {
-        let t = LevelTable::new(5_000);
+        let t = LevelTable::new(5_000, None);
         assert_eq!(t.get(PressureLevel::L1Realtime), BatchConfig::bootstrap(PressureLevel::L1Realtime, 5_000));
         assert_eq!(t.get(PressureLevel::L10Max).batch_events, 5_000);
         let c = BatchConfig { batch_events: 9_999, interval_us: 7, idle_flush: true };
         t.set(PressureLevel::L3Low, c);
         assert_eq!(t.get(PressureLevel::L3Low), BatchConfig { batch_events: 5_000, ..c });
+    }
+
+    #[test]
+    fn a_fixed_linger_is_every_levels_t_whatever_is_set() {
+        let t = LevelTable::new(5_000, Some(std::time::Duration::from_millis(100)));
+        for level in PressureLevel::ALL {
+            assert_eq!(t.get(level).interval_us, 100_000, "{level}");
+        }
+        t.set(PressureLevel::L7High, BatchConfig { batch_events: 7, interval_us: 3, idle_flush: true });
+        assert_eq!(t.get(PressureLevel::L7High), BatchConfig { batch_events: 7, interval_us: 100_000, idle_flush: true });
     }
 }

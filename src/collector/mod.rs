@@ -317,7 +317,7 @@ impl Collector {
         let partitions = config.partitions;
         // Learned configs are loaded now, before any flush thread runs; all
         // later SQLite work happens on the calibration thread.
-        let table = Arc::new(LevelTable::new(config.batch_max_events));
+        let table = Arc::new(LevelTable::new(config.batch_max_events, config.batch_linger));
         let calibration = config.calibration.enabled.then(|| {
             let c = Calibration::open(&config.calibration, config.batch_max_events);
             for level in PressureLevel::ALL {

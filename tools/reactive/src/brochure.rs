@@ -57,6 +57,10 @@ pub struct Workload {
     /// Sample rate and p99 every this many ms (the over-time charts).
     #[serde(default)]
     pub timeline_ms: Option<u64>,
+    /// The most events/s a level cell offers: a level whose band starts
+    /// above it runs unscheduled (as fast as the producers go), with a note.
+    #[serde(default = "default_rate_cap")]
+    pub rate_cap: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,7 +87,7 @@ pub enum Payload {
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     pub name: String,
-    /// `rust` or `java`.
+    /// `rust`, `java` or `rust-jni`.
     #[serde(rename = "impl")]
     pub implementation: Impl,
     pub mode: Mode,
@@ -96,8 +100,29 @@ pub struct Variant {
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Impl {
+    /// The Rust collector in the runner's own process.
     Rust,
+    /// The pure-Java collector, in a JVM.
     Java,
+    /// The Rust collector through JNI, driven by the same Java harness.
+    #[serde(rename = "rust-jni")]
+    RustJni,
+}
+
+impl Impl {
+    /// The name in brochures and in results.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Rust => "rust",
+            Impl::Java => "java",
+            Impl::RustJni => "rust-jni",
+        }
+    }
+
+    /// Whether the cell runs in a JVM.
+    pub fn needs_jvm(self) -> bool {
+        matches!(self, Impl::Java | Impl::RustJni)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -161,6 +186,9 @@ fn default_warmup() -> f64 {
 fn default_duration() -> f64 {
     10.0
 }
+fn default_rate_cap() -> f64 {
+    1_000_000.0
+}
 fn yes() -> bool {
     true
 }
@@ -203,6 +231,8 @@ pub fn load(root: &Path, name: &str) -> Result<Brochure, String> {
                         .collect()
                 })
                 .unwrap_or_default();
+            let mut known = known;
+            known.sort();
             return Err(format!("no brochure named `{name}`; known: {}", known.join(", ")));
         }
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
@@ -227,6 +257,15 @@ impl Brochure {
         if !self.workload.steps.is_empty() && !self.workload.levels.is_empty() {
             return Err("a workload has `levels` or `steps`, not both".into());
         }
+        if self.workload.producers == 0 || self.workload.event_bytes == 0 {
+            return Err("`producers` and `event_bytes` must be at least 1".into());
+        }
+        if self.workload.duration_s <= 0.0 || self.workload.warmup_s < 0.0 {
+            return Err("`duration_s` must be positive and `warmup_s` not negative".into());
+        }
+        if self.workload.steps.iter().any(|s| s.rate < 0.0 || s.duration_s <= 0.0) {
+            return Err("every step needs a rate >= 0 and a positive duration_s".into());
+        }
         let mut seen = std::collections::BTreeSet::new();
         for v in &self.variants {
             if !seen.insert((&v.name, v.implementation as u8)) {
@@ -234,5 +273,62 @@ impl Brochure {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository root (brochures/ lives there).
+    pub(crate) fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn parse(text: &str) -> Result<Brochure, String> {
+        let b: Brochure = toml::from_str(text).map_err(|e| e.to_string())?;
+        b.check()?;
+        Ok(b)
+    }
+
+    const MINIMAL: &str = "description = \"d\"\n[workload]\n[[variant]]\nname = \"a\"\nimpl = \"rust\"\nmode = \"adaptive\"\n";
+
+    #[test]
+    fn every_shipped_brochure_loads() {
+        let all = list(&repo()).unwrap();
+        let names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
+        for wanted in ["calibration-buckets", "java-vs-rust", "kafka-fast", "kafka-tuned", "mixed-load"] {
+            assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+        }
+        let jvr = all.iter().find(|b| b.name == "java-vs-rust").unwrap();
+        let impls: std::collections::BTreeSet<&str> = jvr.variants.iter().map(|v| v.implementation.name()).collect();
+        assert_eq!(impls.into_iter().collect::<Vec<_>>(), ["java", "rust", "rust-jni"]);
+        let mixed = all.iter().find(|b| b.name == "mixed-load").unwrap();
+        assert!(!mixed.workload.steps.is_empty() && mixed.workload.timeline_ms.is_some());
+    }
+
+    #[test]
+    fn defaults_fill_what_a_minimal_brochure_leaves_out() {
+        let b = parse(MINIMAL).unwrap();
+        assert_eq!((b.workload.event_bytes, b.workload.producers, b.workload.payload), (100, 2, Payload::Json));
+        assert!(b.thresholds.budget && b.workload.levels.is_empty() && b.workload.rate.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_levels_and_impls_are_clear_errors() {
+        let e = parse(&MINIMAL.replace("[workload]", "[workload]\nevent_size = 5")).unwrap_err();
+        assert!(e.contains("unknown field `event_size`"), "{e}");
+        let e = parse(&MINIMAL.replace("[workload]", "[workload]\nlevels = [\"L11_WARP\"]")).unwrap_err();
+        assert!(e.contains("unknown level `L11_WARP`"), "{e}");
+        let e = parse(&MINIMAL.replace("impl = \"rust\"", "impl = \"go\"")).unwrap_err();
+        assert!(e.contains("unknown variant `go`") && e.contains("rust-jni"), "{e}");
+        let e = parse(&MINIMAL.replace("[workload]", "[workload]\nlevels = [\"L3_LOW\"]\nsteps = [{ rate = 1, duration_s = 1 }]")).unwrap_err();
+        assert!(e.contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_brochure_lists_the_known_ones() {
+        let e = load(&repo(), "no-such-brochure").unwrap_err();
+        assert!(e.contains("no brochure named `no-such-brochure`") && e.contains("kafka-fast"), "{e}");
     }
 }

@@ -15,7 +15,7 @@ import java.util.Objects;
  * the same answers. {@link #set} checks one key on its own; {@link #validate} checks the keys
  * against each other, as {@code mb_collector_new} does.
  *
- * <p>Keys beyond the C library's 17: {@code ack.timeout.ms} and the {@code calibration.*} keys
+ * <p>Keys beyond the C library's 18 listed here: {@code ack.timeout.ms} and the {@code calibration.*} keys
  * (the calibration issue's names), and {@code microbatch.impl}, which
  * {@link MicrobatchCollector#create(Map)} consumes before the rest is parsed.
  *
@@ -33,7 +33,7 @@ public final class CollectorConfig {
     /** The C library's documented keys, in its order (its "known keys" message lists them so). */
     static final List<String> C_KEYS = List.of(
             "partitions", "flush.threads", "ring.type", "submit.lease", "ring.capacity.bytes",
-            "event.max.bytes", "batch.max.events", "batch.max.bytes", "pressure.window.ms",
+            "event.max.bytes", "batch.max.events", "batch.max.bytes", "batch.linger.ms", "pressure.window.ms",
             "latency.max.ms", "level", "submit.block.ms", "close.timeout.ms", "tracking.slots",
             "sink", "kafka.topic", "kafka.mode");
 
@@ -66,6 +66,8 @@ public final class CollectorConfig {
     int eventMaxBytes = 64 << 10;
     long batchMaxEvents = 1_000_000;
     int batchMaxBytes = 960 << 10;
+    /** {@code batch.linger.ms}: one T for every level, kept whatever calibration proposes; null: unset. */
+    Duration batchLinger;
     Duration pressureWindow = Duration.ofSeconds(10);
     Duration latencyMax = Duration.ofSeconds(30);
     PressureLevel level; // null: auto
@@ -202,6 +204,11 @@ public final class CollectorConfig {
                 break;
             case "batch.max.bytes":
                 batchMaxBytes = (int) parseInt(key, value, 64, Integer.MAX_VALUE);
+                break;
+            case "batch.linger.ms":
+                // Fixed T for every level in ms: overrides the level's bootstrap T and
+                // calibration does not tune T.
+                batchLinger = millis(key, value, 0, 1_800_000);
                 break;
             case "pressure.window.ms":
                 pressureWindow = millis(key, value, 1, 3_600_000);
@@ -380,6 +387,8 @@ public final class CollectorConfig {
     public int eventMaxBytes() { return eventMaxBytes; }
     public long batchMaxEvents() { return batchMaxEvents; }
     public int batchMaxBytes() { return batchMaxBytes; }
+    /** {@code batch.linger.ms}, or null when each level keeps its own T. */
+    public Duration batchLinger() { return batchLinger; }
     public Duration pressureWindow() { return pressureWindow; }
     public Duration latencyMax() { return latencyMax; }
     /** The forced level, or null for {@code auto}. */

@@ -226,7 +226,10 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
 
     private Settings settingsFor(PressureLevel level, BatchCalibration.Config c) {
         long n = Math.max(1, Math.min(c.batchEvents(), config.batchMaxEvents()));
-        long t = Math.min(c.intervalMicros(), level.budgetMicros());
+        // batch.linger.ms replaces every level's T, learned or bootstrap, as in the Rust library.
+        long t = config.batchLinger() != null
+                ? TimeUnit.NANOSECONDS.toMicros(config.batchLinger().toNanos())
+                : Math.min(c.intervalMicros(), level.budgetMicros());
         return new Settings(level, c, n, TimeUnit.MICROSECONDS.toNanos(t), c.idleFlush());
     }
 

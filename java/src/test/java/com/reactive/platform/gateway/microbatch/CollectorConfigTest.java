@@ -41,6 +41,7 @@ class CollectorConfigTest {
         good.put("event.max.bytes", "100");
         good.put("batch.max.events", "10");
         good.put("batch.max.bytes", "4096");
+        good.put("batch.linger.ms", "100");
         good.put("pressure.window.ms", "500");
         good.put("latency.max.ms", "100");
         good.put("level", "L3_LOW");
@@ -85,7 +86,8 @@ class CollectorConfigTest {
                 refused(c, "event.max.bytes", "536870913"));
         String unknown = refused(c, "nope", "1");
         assertTrue(unknown.startsWith("unknown key `nope`; known keys: partitions, flush.threads, ring.type, submit.lease,"
-                + " ring.capacity.bytes, event.max.bytes, batch.max.events, batch.max.bytes, pressure.window.ms,"
+                + " ring.capacity.bytes, event.max.bytes, batch.max.events, batch.max.bytes, batch.linger.ms,"
+                + " pressure.window.ms,"
                 + " latency.max.ms, level, submit.block.ms, close.timeout.ms, tracking.slots, sink, kafka.topic,"
                 + " kafka.mode, "), unknown);
         assertTrue(unknown.endsWith(", kafka.<librdkafka property>"), unknown);

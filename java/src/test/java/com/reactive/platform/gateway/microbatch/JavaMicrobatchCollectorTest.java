@@ -76,4 +76,23 @@ class JavaMicrobatchCollectorTest {
             }
         }
     }
+
+    /** {@code batch.linger.ms} is T at every level, the learned best's included (as in the Rust library). */
+    @Test
+    void aFixedLingerIsTheTInForceAndALoneEventWaitsForIt() throws Exception {
+        try (BatchCalibration cal = BatchCalibration.create(Path.of(":memory:"), 5000.0)) {
+            BatchCalibration.Config learned = new BatchCalibration.Config(100_000, 9_000, false);
+            cal.record(BatchCalibrationTest.window(PressureLevel.L7_HIGH, learned, 60_000, 0.01, 1_000));
+            RecordingSink sink = new RecordingSink();
+            try (MicrobatchCollector c = MicrobatchCollector.create(Implementation.JAVA,
+                    Map.of("level", "L7_HIGH", "partitions", "1", "batch.linger.ms", "120"), sink, cal)) {
+                assertEquals(120_000, c.status().intervalMicros());
+                long t0 = System.nanoTime();
+                assertTrue(c.submitFireAndForget("one".getBytes()));
+                assertTrue(sink.entered.await(5, TimeUnit.SECONDS));
+                long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+                assertTrue(waited >= 110 && waited < 450, "a lone event waits for the fixed T (120 ms): " + waited + " ms");
+            }
+        }
+    }
 }

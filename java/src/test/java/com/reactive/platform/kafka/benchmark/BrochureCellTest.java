@@ -178,8 +178,8 @@ class BrochureCellTest {
 
         // A key the collector does not know is refused with the collector's own message, not ignored.
         Properties unknownConfig = scheduledCell(dir, "java");
-        unknownConfig.setProperty("config.batch.linger.ms", "5");
-        assertBadSpec(dir, unknownConfig, "config: unknown key `batch.linger.ms`");
+        unknownConfig.setProperty("config.batch.wait.ms", "5");
+        assertBadSpec(dir, unknownConfig, "config: unknown key `batch.wait.ms`");
 
         Properties producerWithCollectorKeys = scheduledCell(dir, "java");
         producerWithCollectorKeys.setProperty("mode", "producer");

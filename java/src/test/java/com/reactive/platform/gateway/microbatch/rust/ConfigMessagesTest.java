@@ -58,7 +58,8 @@ class ConfigMessagesTest {
         List<Map<String, String>> bad = List.of(
                 config("partitions", "0"), config("flush.threads", "65"), config("ring.type", "ring"),
                 config("submit.lease", "maybe"), config("ring.capacity.bytes", "1"), config("event.max.bytes", "0"),
-                config("batch.max.events", "0"), config("batch.max.bytes", "63"), config("pressure.window.ms", "0"),
+                config("batch.max.events", "0"), config("batch.max.bytes", "63"), config("batch.linger.ms", "1800001"),
+                config("batch.linger.ms", "-1"), config("pressure.window.ms", "0"),
                 config("latency.max.ms", "x"), config("level", "L11"), config("submit.block.ms", "-1"),
                 config("close.timeout.ms", "3600001"), config("tracking.slots", "0"), config("sink", "file"),
                 config("kafka.topic", ""), config("kafka.mode", "batch"),
