@@ -199,3 +199,80 @@ fn flush_right_after_new_is_not_lost() {
         }
     }
 }
+
+/// A sink that holds the first frame it is given and reports every later
+/// frame delivered at once: completions out of send order, as a Kafka
+/// frame refused at enqueue (too large, queue stalled) overtakes frames
+/// still in flight.
+#[derive(Default)]
+struct HoldFirst {
+    held: Mutex<Option<Completion>>,
+    seen_first: std::sync::atomic::AtomicBool,
+}
+
+impl HoldFirst {
+    fn release(&self) {
+        if let Some(c) = self.held.lock().unwrap().take() {
+            c.delivered();
+        }
+    }
+}
+
+impl Sink for HoldFirst {
+    fn send(&self, _: &[u8], _: u32, completion: Completion) {
+        if !self.seen_first.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            *self.held.lock().unwrap() = Some(completion);
+        } else {
+            completion.delivered();
+        }
+    }
+    fn name(&self) -> &'static str {
+        "hold-first"
+    }
+}
+
+/// flush waits for every event submitted before it, even when events
+/// submitted after it complete first and outnumber the earlier ones (flush
+/// once compared a global completed count with the count at its call, and
+/// returned here while the first frame was still out).
+#[test]
+fn flush_waits_for_earlier_events_that_later_ones_overtake() {
+    for ring in ["spsc", "mpsc"] {
+        let sink = Arc::new(HoldFirst::default());
+        let settings = [("ring.type", ring), ("level", "L10_MAX"), ("batch.max.events", "10"), ("partitions", "1"), ("flush.threads", "1")];
+        let c = Arc::new(Collector::new(&config(&settings, sink.clone())).unwrap());
+        for i in 0..10u32 {
+            c.submit(&i.to_le_bytes()).unwrap();
+        }
+        let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let later = {
+            let (c, sink, released) = (c.clone(), sink.clone(), released.clone());
+            std::thread::spawn(move || {
+                // After the flush below has started: 100 later events, all
+                // reported before the first frame is.
+                std::thread::sleep(Duration::from_millis(50));
+                for i in 10..110u32 {
+                    c.submit(&i.to_le_bytes()).unwrap();
+                }
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while c.status().delivered < 100 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                assert!(c.status().delivered >= 100, "{}: the later events were not delivered", sink.name());
+                std::thread::sleep(Duration::from_millis(200));
+                released.store(true, std::sync::atomic::Ordering::SeqCst);
+                sink.release();
+            })
+        };
+        c.flush(Duration::from_secs(10)).unwrap();
+        assert!(
+            released.load(std::sync::atomic::Ordering::SeqCst),
+            "{ring}: flush returned while the first frame, submitted before it, was still out (status {:?})",
+            c.status()
+        );
+        later.join().unwrap();
+        c.flush(Duration::from_secs(5)).unwrap();
+        let s = c.status();
+        assert_eq!((s.submitted, s.delivered, s.pending), (110, 110, 0), "{ring}");
+    }
+}

@@ -242,6 +242,18 @@ impl Core {
         self.level.store(level.number(), Ordering::Relaxed);
     }
 
+    /// Per partition, the ledger position flush() must see reported: just
+    /// past every event accepted so far (see `tracking::ledger` for the
+    /// units).
+    fn flush_marks(&self) -> Vec<u64> {
+        (0..self.rings.len())
+            .map(|p| match &self.rings[p] {
+                Ring::Spsc(_) => self.gates.submitted_in(p),
+                Ring::Mpsc(ring) => ring.claimed_position() as u64,
+            })
+            .collect()
+    }
+
     fn status(&self) -> Status {
         // Completions first, submitted second: pending can then only be
         // overstated, except for an event counted a moment after its push
@@ -435,23 +447,26 @@ impl Collector {
     }
 
     /// Sends everything submitted before this call and waits until the sink
-    /// has reported all of it (delivered or failed).
+    /// has reported all of it (delivered or failed). Exact per partition:
+    /// events submitted after the call, and their outcomes, never stand in
+    /// for earlier events still out (see `tracking::ledger`).
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         if self.core.gates.is_closed() {
             return Err(Error::closed());
         }
         let deadline = Instant::now() + timeout;
-        let target = self.core.gates.submitted();
+        let marks = self.core.flush_marks();
         self.core.flush_epoch.fetch_add(1, Ordering::Release);
         self.core.wake_flushers();
         let accounting = &self.core.accounting;
         let gates = &self.core.gates;
-        let done = accounting.wait_until(deadline, || accounting.completed() >= target || gates.is_closed());
-        if gates.is_closed() && accounting.completed() < target {
+        let reported = || marks.iter().enumerate().all(|(p, &mark)| accounting.ledger.position(p) >= mark);
+        let done = accounting.wait_until(deadline, || reported() || gates.is_closed());
+        if gates.is_closed() && !reported() {
             return Err(Error::closed());
         }
         if !done {
-            let pending = target.saturating_sub(accounting.completed());
+            let pending = self.core.status().pending;
             let cause = match self.core.sink.errors() {
                 (_, Some(last)) => format!("; last {} sink error: {last}", self.core.sink.name()),
                 _ => String::new(),
@@ -459,7 +474,8 @@ impl Collector {
             return Err(Error::new(
                 Code::MB_ERR_TIMEOUT,
                 format!(
-                    "flush timed out after {} ms with {pending} events not yet reported by the sink{cause}",
+                    "flush timed out after {} ms: events submitted before it are not all reported by the sink \
+                     ({pending} events pending now){cause}",
                     timeout.as_millis()
                 ),
             ));
