@@ -536,11 +536,13 @@ fn partition_without_leader_stalls_then_resumes() {
 }
 
 /// librdkafka's queue full and the broker away when the collector is
-/// freed: the flush threads must not wait for room for ever. Free returns
-/// within about kafka.message.timeout.ms (before the fix in
-/// src/sink/kafka.rs it took one message timeout per queue-load of records:
-/// about 45 s here), and every tracked event's outcome, MB_ERR_DELIVERY,
-/// can still be drained from the completion queue after the free.
+/// freed: free returns within close.timeout.ms plus the close margin
+/// (microbatch::CLOSE_MARGIN, 0.5 s) plus teardown, not after
+/// kafka.message.timeout.ms (10 s here; before free told the sink it was
+/// closing it took about that, and before the stall rule in
+/// src/sink/kafka.rs one message timeout per queue-load of records), and
+/// every tracked event's outcome, MB_ERR_DELIVERY, can still be drained
+/// from the completion queue after the free.
 #[test]
 fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
     use microbatch::ffi::*;
@@ -560,7 +562,7 @@ fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
         ("level", "L2_FAST"),
         ("tracking.queue", "true"),
         ("kafka.queue.buffering.max.messages", "10"),
-        ("kafka.message.timeout.ms", "1500"),
+        ("kafka.message.timeout.ms", "10000"),
         ("close.timeout.ms", "200"),
         ("calibration.enabled", "false"),
     ] {
@@ -603,13 +605,67 @@ fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
     }
     report(
         "mock_free_with_queue_full",
-        "broker down, librdkafka queue of 10 records, 300 tracked records, close.timeout.ms=200, message.timeout.ms=1500",
+        "broker down, librdkafka queue of 10 records, 300 tracked records, close.timeout.ms=200, message.timeout.ms=10000",
         n as u64,
         ok,
         failed,
         None,
         &format!("free took {} ms; outcomes drained after free: {}", took.as_millis(), ok + failed),
     );
-    assert!(took < Duration::from_millis(1500 + 200 + 2500), "free took {took:?}");
+    // close.timeout.ms + CLOSE_MARGIN, and 0.7 s for the producer's teardown
+    // (its poll thread wakes every 100 ms) on a busy 2-core machine.
+    assert!(took < Duration::from_millis(200 + 500 + 700), "free took {took:?}");
     assert_eq!((ok, failed), (0, n as u64), "every event failed, each reported once");
+}
+
+/// The broker gone and librdkafka's queue not full when the collector
+/// closes: close gives up after close.timeout.ms (plus the close margin),
+/// not after kafka.message.timeout.ms, purges what librdkafka still holds,
+/// and counts every event it gave up on as failed before it returns:
+/// `pending` is 0 and tracked submits answer MB_ERR_DELIVERY ("not
+/// persisted": they never reached a broker).
+#[test]
+fn close_with_broker_gone_honours_close_timeout_and_fails_the_rest() {
+    let _serial = serial();
+    let topic = unique_topic("closegone");
+    let m = mock(&topic);
+    m.broker_down(1).unwrap();
+    let c = collector(&m, &topic, &[("close.timeout.ms", "300"), ("kafka.message.timeout.ms", "30000")]);
+    let run = run_tag();
+    let mut tickets = Vec::new();
+    for i in 0..2000u32 {
+        if i % 4 == 0 {
+            tickets.push(c.submit_tracked(&event(run, 0, i)).unwrap());
+        } else {
+            c.submit(&event(run, 0, i)).unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    let closed = c.close();
+    let took = t0.elapsed();
+    let s = c.status();
+    let mut messages = Vec::new();
+    for &t in &tickets {
+        let e = c.wait(t, Duration::ZERO).expect_err("nothing can be delivered with the broker down");
+        assert_eq!(e.code(), Code::MB_ERR_DELIVERY, "{e}");
+        if messages.is_empty() {
+            messages.push(e.message().to_string());
+        }
+    }
+    report(
+        "mock_close_with_broker_gone",
+        "1 of 1 brokers down, 2000 events (500 tracked) pending at close, close.timeout.ms=300, message.timeout.ms=30000",
+        s.submitted,
+        s.delivered,
+        s.failed,
+        None,
+        &format!("close took {} ms; pending after close={}; error: {}", took.as_millis(), s.pending, messages[0]),
+    );
+    assert_eq!(closed.unwrap_err().code(), Code::MB_ERR_TIMEOUT, "close says it did not deliver everything");
+    assert!(took >= Duration::from_millis(290), "close gave up after {took:?}, before close.timeout.ms");
+    // close.timeout.ms + CLOSE_MARGIN (0.5 s) + 0.4 s for a busy machine.
+    assert!(took < Duration::from_millis(300 + 500 + 400), "close took {took:?}");
+    assert_eq!((s.submitted, s.delivered, s.failed, s.pending), (2000, 0, 2000, 0), "{s:?}");
+    assert!(messages[0].contains("not persisted"), "{}", messages[0]);
 }

@@ -66,6 +66,11 @@ pub(crate) use window::SendWatch;
 use levels::{unpack, LevelTable};
 use window::{SharedTally, Window, WindowStatus};
 
+/// How long close waits, past `close.timeout.ms`, for the sink to report
+/// the frames it gave up on (the Kafka sink's purge reports arrive at once;
+/// this bounds a sink that is slow to report).
+pub const CLOSE_MARGIN: Duration = Duration::from_millis(500);
+
 /// A snapshot of the collector's counters and current flush parameters.
 /// At any quiescent point `submitted == delivered + failed + pending`.
 #[repr(C)]
@@ -523,10 +528,17 @@ impl Collector {
 
     /// Refuses new submits, waits for submits in progress, then flushes
     /// everything pending and stops the flush threads. Waits at most
-    /// `close.timeout.ms` for the sink. Idempotent.
+    /// `close.timeout.ms` for the sink, plus a short margin for the sink to
+    /// report what it gives up on ([`CLOSE_MARGIN`]): whatever the sink has
+    /// not delivered by then is reported failed (tracked events answer
+    /// MB_ERR_DELIVERY), so after close `pending` is 0. Idempotent.
     pub fn close(&self) -> Result<()> {
+        let deadline = Instant::now() + self.close_timeout;
         self.core.gates.close();
         self.core.accounting.wake_all();
+        // Before the flush threads hand over their last frames: a frame
+        // that would wait for room in the sink past the deadline fails.
+        self.core.sink.closing(deadline);
         self.core.stop.store(true, Ordering::Release);
         self.core.wake_flushers();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
@@ -535,7 +547,16 @@ impl Collector {
             // held were counted failed by their Completion's Drop.
             let _ = t.join();
         }
-        let result = self.core.sink.flush(self.close_timeout);
+        let result = self.core.sink.flush(deadline.saturating_duration_since(Instant::now()));
+        if result.is_err() {
+            let margin = Instant::now() + CLOSE_MARGIN;
+            self.core.sink.abandon(margin);
+            // The failures of abandoned frames may still be on their way
+            // through the sink's own thread.
+            let accounting = &self.core.accounting;
+            let gates = &self.core.gates;
+            accounting.wait_until(margin, || accounting.completed() >= gates.submitted());
+        }
         // The flush threads are gone, and with them the calibration
         // channel's sender: the thread ends after the last report.
         if let Some(t) = self.calibration_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
