@@ -33,6 +33,8 @@ scripts/kafka-broker.sh start >/dev/null
 trap 'scripts/kafka-broker.sh stop >/dev/null 2>&1 || true' EXIT
 MICROBATCH_TEST_BOOTSTRAP=$(scripts/kafka-broker.sh bootstrap)
 export MICROBATCH_TEST_BOOTSTRAP
+# A broker was promised: the broker tests fail instead of skipping without it.
+export MICROBATCH_REQUIRE_BROKER=1
 echo "broker at $MICROBATCH_TEST_BOOTSTRAP"
 
 step "cargo test (unit, integration, C/C++ programs under valgrind, stress, allocation, Kafka)"
