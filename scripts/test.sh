@@ -28,6 +28,14 @@ fi
 step "building (release)"
 cargo build --release --all-targets
 
+step "clippy, warnings denied (library, tests, benches)"
+# clippy ships with rustup's default profile; a toolchain without it says so.
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --all-targets -- -D warnings
+else
+  echo "SKIPPED: clippy is not installed (rustup component add clippy)" >&2
+fi
+
 step "starting a Kafka broker"
 scripts/kafka-broker.sh start >/dev/null
 trap 'scripts/kafka-broker.sh stop >/dev/null 2>&1 || true' EXIT

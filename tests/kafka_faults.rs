@@ -137,7 +137,11 @@ fn produce_while(c: &Collector, run: u64, producers: u32, per_ms: u32, during: i
 
 /// Every ticket's answer: (acknowledged, failed) per producer. A ticket must
 /// answer MB_OK or MB_ERR_DELIVERY within `limit`.
-fn answers(c: &Collector, tickets: &[(u32, u32, u64)], limit: Duration) -> (BTreeMap<u32, Vec<u32>>, BTreeMap<u32, Vec<u32>>, Vec<String>) {
+/// (acknowledged, failed) sequence numbers per producer, and up to four
+/// distinct failure messages.
+type Answers = (BTreeMap<u32, Vec<u32>>, BTreeMap<u32, Vec<u32>>, Vec<String>);
+
+fn answers(c: &Collector, tickets: &[(u32, u32, u64)], limit: Duration) -> Answers {
     let (mut ok, mut failed, mut messages) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
     let deadline = Instant::now() + limit;
     for &(p, seq, t) in tickets {

@@ -386,8 +386,8 @@ impl KafkaSink {
     }
 }
 
-fn fail_pending(pending: Box<Pending>, error: Error) {
-    match *pending {
+fn fail_pending(pending: Pending, error: Error) {
+    match pending {
         Pending::Frame(c) => c.failed(error),
         Pending::Event(group, index) => group.finish_one(index, Err(error)),
     }
@@ -403,7 +403,7 @@ impl Sink for KafkaSink {
                     .insert(Header { key: "mb.format", value: Some("1") })
                     .insert(Header { key: "mb.events", value: Some(count.as_str()) });
                 if let Err((e, pending)) = self.enqueue(&key, bytes, Some(headers), Box::new(Pending::Frame(completion))) {
-                    fail_pending(pending, e);
+                    fail_pending(*pending, e);
                 }
             }
             RecordMode::Record => {
@@ -425,10 +425,10 @@ impl Sink for KafkaSink {
                     match event {
                         Ok(event) => {
                             if let Err((e, pending)) = self.enqueue(&key, event, None, pending) {
-                                fail_pending(pending, e);
+                                fail_pending(*pending, e);
                             }
                         }
-                        Err(e) => fail_pending(pending, e),
+                        Err(e) => fail_pending(*pending, e),
                     }
                 }
             }

@@ -64,7 +64,7 @@ impl Ledger {
     /// the frame, in increasing `mark` order.
     pub fn sent(&self, p: usize, mark: u64) -> Mark {
         let mut inflight = self.books[p].inflight.lock().unwrap_or_else(|e| e.into_inner());
-        debug_assert!(inflight.frames.back().is_none_or(|&(m, _)| m <= mark), "marks of a partition only grow");
+        debug_assert!(inflight.frames.back().map_or(true, |&(m, _)| m <= mark), "marks of a partition only grow");
         let seq = inflight.first_seq + inflight.frames.len() as u64;
         inflight.frames.push_back((mark, false));
         Mark { partition: p as u32, seq }
