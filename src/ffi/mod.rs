@@ -268,8 +268,9 @@ pub extern "C" fn mb_collector_poll_acks(
 }
 
 /// Flushes everything submitted before this call and waits until the sink
-/// has taken it (delivered or failed). Returns MB_ERR_TIMEOUT if that takes
-/// longer than `timeout_ms`.
+/// has reported all of it (delivered or failed); events submitted later,
+/// even if reported first, never stand in for earlier ones. Returns
+/// MB_ERR_TIMEOUT if that takes longer than `timeout_ms`.
 #[no_mangle]
 pub extern "C" fn mb_collector_flush(c: *mut Handle, timeout_ms: u32) -> mb_result {
     guard(|| {
@@ -293,9 +294,11 @@ pub extern "C" fn mb_collector_status(c: *const Handle, out: *mut Status) -> mb_
 }
 
 /// Frees a collector: refuses new submits, waits for submits in progress,
-/// flushes everything pending (waiting at most `close.timeout.ms` for the
-/// sink) and stops its threads. NULL and an already freed handle are
-/// ignored; calls on a freed handle return MB_ERR_CLOSED.
+/// flushes everything pending and stops its threads. Waits at most
+/// `close.timeout.ms` for the sink, plus up to 0.5 s for the sink to report
+/// what it gives up on: every event not delivered by then is counted failed
+/// (tracked events answer MB_ERR_DELIVERY). NULL and an already freed
+/// handle are ignored; calls on a freed handle return MB_ERR_CLOSED.
 #[no_mangle]
 pub extern "C" fn mb_collector_free(c: *mut Handle) {
     guard_void(|| {
