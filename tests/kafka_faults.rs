@@ -673,3 +673,88 @@ fn close_with_broker_gone_honours_close_timeout_and_fails_the_rest() {
     assert_eq!((s.submitted, s.delivered, s.failed, s.pending), (2000, 0, 2000, 0), "{s:?}");
     assert!(messages[0].contains("not persisted"), "{}", messages[0]);
 }
+
+/// A thread blocked in mb_collector_flush when another frees the collector
+/// gets the true answer, not MB_ERR_CLOSED: free reports every event
+/// submitted before the flush (here, with the broker gone, as failed once
+/// close.timeout.ms has passed), and the flush then returns MB_OK, about
+/// when the free does (it once answered MB_ERR_CLOSED as soon as the free
+/// began, although free went on to settle its events).
+#[test]
+fn flush_in_progress_when_free_starts_gets_the_true_answer() {
+    use microbatch::ffi::*;
+    use microbatch::tracking::AckEvent;
+    use std::ffi::CString;
+    let _serial = serial();
+    let topic = unique_topic("flushfree");
+    let m = mock(&topic);
+    m.broker_down(1).unwrap();
+    let bootstrap = m.bootstrap_servers();
+    let cfg = mb_config_new();
+    for (k, v) in [
+        ("kafka.bootstrap.servers", bootstrap.as_str()),
+        ("kafka.topic", topic.as_str()),
+        ("partitions", "1"),
+        ("tracking.queue", "true"),
+        ("close.timeout.ms", "300"),
+        ("kafka.message.timeout.ms", "30000"),
+        ("calibration.enabled", "false"),
+    ] {
+        let (k, v) = (CString::new(k).unwrap(), CString::new(v).unwrap());
+        assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
+    }
+    let mut h = std::ptr::null_mut();
+    assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
+    mb_config_free(cfg);
+    let run = run_tag();
+    for i in 0..500u32 {
+        let ev = event(run, 0, i);
+        let mut ticket = 0;
+        assert_eq!(mb_collector_submit_tracked(h, ev.as_ptr(), ev.len(), &mut ticket), Code::MB_OK);
+    }
+    struct Ptr(*mut microbatch::handle::Handle);
+    unsafe impl Send for Ptr {}
+    let flusher = {
+        let p = Ptr(h);
+        std::thread::spawn(move || {
+            let p = p;
+            let t = Instant::now();
+            (mb_collector_flush(p.0, 20_000), t.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    mb_collector_free(h);
+    let freed_after = t0.elapsed();
+    let (rc, flushed_after) = flusher.join().unwrap();
+    // Every outcome, drained after the free.
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let blank = AckEvent { ticket: 0, result: Code::MB_OK, partition: -1, offset: -1, index: 0, reserved: 0 };
+    let mut buf = vec![blank; 64];
+    loop {
+        let mut got = 0usize;
+        match mb_collector_poll_acks(h, buf.as_mut_ptr(), buf.len(), &mut got, 200) {
+            Code::MB_OK => {}
+            Code::MB_ERR_CLOSED => break,
+            other => panic!("poll_acks: {other:?}"),
+        }
+        for a in &buf[..got] {
+            match a.result {
+                Code::MB_OK => ok += 1,
+                _ => failed += 1,
+            }
+        }
+    }
+    report(
+        "mock_flush_during_free",
+        "broker down, 500 tracked events, a thread in flush(20 s) when free starts, close.timeout.ms=300",
+        500,
+        ok,
+        failed,
+        None,
+        &format!("flush answered {rc:?} after {} ms; free took {} ms", flushed_after.as_millis(), freed_after.as_millis()),
+    );
+    assert_eq!((ok, failed), (0, 500), "every event failed, each reported once");
+    assert_eq!(rc, Code::MB_OK, "free reported every event, so the flush is done");
+    assert!(flushed_after < Duration::from_millis(100 + 300 + 500 + 700), "flush took {flushed_after:?}");
+}

@@ -296,6 +296,22 @@ impl Core {
     }
 }
 
+/// What a flush waits for: per partition, the ledger position just past
+/// every event accepted before it (see `tracking::ledger`).
+pub(crate) struct FlushTarget {
+    accounting: Arc<Accounting>,
+    marks: Vec<u64>,
+}
+
+impl FlushTarget {
+    /// Waits until every partition is reported up to its mark; false if
+    /// `deadline` passed first.
+    pub(crate) fn wait(&self, deadline: Instant) -> bool {
+        let ledger = &self.accounting.ledger;
+        self.accounting.wait_until(deadline, || self.marks.iter().enumerate().all(|(p, &mark)| ledger.position(p) >= mark))
+    }
+}
+
 /// The adaptive microbatch collector.
 pub struct Collector {
     /// `Gates::id` of `core.gates`, for the submit fast path.
@@ -454,38 +470,48 @@ impl Collector {
     /// Sends everything submitted before this call and waits until the sink
     /// has reported all of it (delivered or failed). Exact per partition:
     /// events submitted after the call, and their outcomes, never stand in
-    /// for earlier events still out (see `tracking::ledger`).
+    /// for earlier events still out (see `tracking::ledger`). A close that
+    /// starts meanwhile does not cut the wait short: close reports every
+    /// pending event (delivered, or failed once `close.timeout.ms` has
+    /// passed), and the flush then answers MB_OK.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        if self.start_flush()?.wait(deadline) {
+            Ok(())
+        } else {
+            Err(self.flush_timed_out(timeout))
+        }
+    }
+
+    /// The first half of a flush: what it must see reported, and the
+    /// request to the flush threads to send partial frames at once. The
+    /// second half, [`FlushTarget::wait`], holds only the accounting, so a
+    /// handle can wait outside the collector (a free can then proceed).
+    pub(crate) fn start_flush(&self) -> Result<FlushTarget> {
         if self.core.gates.is_closed() {
             return Err(Error::closed());
         }
-        let deadline = Instant::now() + timeout;
         let marks = self.core.flush_marks();
         self.core.flush_epoch.fetch_add(1, Ordering::Release);
         self.core.wake_flushers();
-        let accounting = &self.core.accounting;
-        let gates = &self.core.gates;
-        let reported = || marks.iter().enumerate().all(|(p, &mark)| accounting.ledger.position(p) >= mark);
-        let done = accounting.wait_until(deadline, || reported() || gates.is_closed());
-        if gates.is_closed() && !reported() {
-            return Err(Error::closed());
-        }
-        if !done {
-            let pending = self.core.status().pending;
-            let cause = match self.core.sink.errors() {
-                (_, Some(last)) => format!("; last {} sink error: {last}", self.core.sink.name()),
-                _ => String::new(),
-            };
-            return Err(Error::new(
-                Code::MB_ERR_TIMEOUT,
-                format!(
-                    "flush timed out after {} ms: events submitted before it are not all reported by the sink \
-                     ({pending} events pending now){cause}",
-                    timeout.as_millis()
-                ),
-            ));
-        }
-        Ok(())
+        Ok(FlushTarget { accounting: self.core.accounting.clone(), marks })
+    }
+
+    /// The error of a flush that timed out, with the sink's last error.
+    pub(crate) fn flush_timed_out(&self, timeout: Duration) -> Error {
+        let pending = self.core.status().pending;
+        let cause = match self.core.sink.errors() {
+            (_, Some(last)) => format!("; last {} sink error: {last}", self.core.sink.name()),
+            _ => String::new(),
+        };
+        Error::new(
+            Code::MB_ERR_TIMEOUT,
+            format!(
+                "flush timed out after {} ms: events submitted before it are not all reported by the sink \
+                 ({pending} events pending now){cause}",
+                timeout.as_millis()
+            ),
+        )
     }
 
     pub fn status(&self) -> Status {
