@@ -84,6 +84,9 @@ type Record<'a> = BaseRecord<'a, str, [u8], usize>;
 /// The two producer flavours the Kafka sink could use, compared by the
 /// BULK and BULK_BASEPRODUCER modes.
 trait Flavour: Sync {
+    // rdkafka's own `send` hands the record back in its error (so a caller
+    // can retry it without a copy); this mirrors it.
+    #[allow(clippy::result_large_err)]
     fn send<'a>(&self, record: Record<'a>) -> Result<(), (KafkaError, Record<'a>)>;
     fn finish(&self) -> &Counting;
 }

@@ -25,6 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[path = "support/side_by_side.rs"]
+// Shared with the collector bench; this one has no use for `selected`.
+#[allow(dead_code)]
 mod side_by_side;
 
 const BATCH: u64 = 1000;

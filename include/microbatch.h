@@ -388,8 +388,9 @@ enum mb_result mb_collector_poll_acks(struct mb_collector *c,
 
 /**
  * Flushes everything submitted before this call and waits until the sink
- * has taken it (delivered or failed). Returns MB_ERR_TIMEOUT if that takes
- * longer than `timeout_ms`.
+ * has reported all of it (delivered or failed); events submitted later,
+ * even if reported first, never stand in for earlier ones. Returns
+ * MB_ERR_TIMEOUT if that takes longer than `timeout_ms`.
  */
 enum mb_result mb_collector_flush(struct mb_collector *c, uint32_t timeout_ms);
 
@@ -401,9 +402,11 @@ enum mb_result mb_collector_status(const struct mb_collector *c, struct mb_statu
 
 /**
  * Frees a collector: refuses new submits, waits for submits in progress,
- * flushes everything pending (waiting at most `close.timeout.ms` for the
- * sink) and stops its threads. NULL and an already freed handle are
- * ignored; calls on a freed handle return MB_ERR_CLOSED.
+ * flushes everything pending and stops its threads. Waits at most
+ * `close.timeout.ms` for the sink, plus up to 0.5 s for the sink to report
+ * what it gives up on: every event not delivered by then is counted failed
+ * (tracked events answer MB_ERR_DELIVERY). NULL and an already freed
+ * handle are ignored; calls on a freed handle return MB_ERR_CLOSED.
  */
 void mb_collector_free(struct mb_collector *c);
 

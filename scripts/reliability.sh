@@ -7,14 +7,16 @@
 #   scripts/reliability.sh          short (about 2 minutes once built): the
 #                                   mock-cluster faults, SIGKILL of a producer
 #                                   process, C ABI misuse under valgrind,
-#                                   handle churn, 10 s of each fuzz target;
-#                                   the real-broker scenarios print SKIPPED
+#                                   handle churn, 5 s of stepped and bursty
+#                                   load, 10 s of each fuzz target; the
+#                                   real-broker scenarios print SKIPPED
 #   scripts/reliability.sh --long   also starts a 3-node KRaft cluster and a
 #                                   killable single broker (Kafka 4.1.1 via
 #                                   scripts/kafka-broker.sh; needs Java 17 and
 #                                   Maven), SIGKILLs the partition leader and
-#                                   the single broker mid-run, and fuzzes 60 s
-#                                   per target (about 10 minutes)
+#                                   the single broker mid-run, runs the load
+#                                   cycle for 120 s (each phase held 5 s), and
+#                                   fuzzes 60 s per target (about 12 minutes)
 #
 # The full test log goes to target/reliability/log.txt.
 set -uo pipefail
@@ -55,7 +57,7 @@ cleanup() {
 trap cleanup EXIT
 
 step "building the tests (release)"
-cargo test --release --no-run --test kafka_faults --test c_programs --test handle_churn --test kafka_cluster >>"$LOG" 2>&1 \
+cargo test --release --no-run --test kafka_faults --test c_programs --test handle_churn --test kafka_cluster --test load >>"$LOG" 2>&1 \
   || { echo "build failed; see $LOG" >&2; exit 1; }
 
 if ((LONG)); then
@@ -79,6 +81,9 @@ run "producer process killed (SIGKILL)" cargo test --release --test c_programs p
 run "C ABI misuse, under valgrind" cargo test --release --test c_programs misuse -- --nocapture
 run "handle churn" cargo test --release --test handle_churn -- --nocapture --test-threads 1
 run "real brokers killed (SIGKILL)" cargo test --release --test kafka_cluster -- --nocapture --test-threads 1
+load_seconds=0
+((LONG)) && load_seconds=120
+run "stepped and bursty load" env MICROBATCH_LOAD_SECONDS=$load_seconds cargo test --release --test load -- --nocapture
 
 fuzz_seconds=10
 ((LONG)) && fuzz_seconds=60

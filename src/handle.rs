@@ -162,8 +162,28 @@ impl Handle {
         out.ok_or_else(Error::closed)
     }
 
+    /// Flushes (see [`Collector::flush`]). Waits outside the collector,
+    /// holding only its accounting, so a free that starts meanwhile proceeds
+    /// and the flush gets the true answer: MB_OK once free has reported
+    /// every event submitted before the flush (delivered or failed).
     pub fn flush(&self, timeout: Duration) -> Result<()> {
-        self.with(|c| c.flush(timeout))?
+        let deadline = std::time::Instant::now() + timeout;
+        let target = self.with(|c| c.start_flush())??;
+        if target.wait(deadline) {
+            return Ok(());
+        }
+        Err(match self.with(|c| c.flush_timed_out(timeout)) {
+            Ok(error) => error,
+            // Freed meanwhile: the collector's details are gone.
+            Err(_) => Error::new(
+                crate::error::Code::MB_ERR_TIMEOUT,
+                format!(
+                    "flush timed out after {} ms; the collector was freed meanwhile without reporting \
+                     every event submitted before the flush",
+                    timeout.as_millis()
+                ),
+            ),
+        })
     }
 
     pub fn status(&self) -> Result<Status> {

@@ -35,7 +35,7 @@ pub mod ffi;
 #[cfg(feature = "jni")]
 mod jni;
 
-pub use collector::{Collector, Status};
+pub use collector::{Collector, Status, CLOSE_MARGIN};
 pub use config::Config;
 pub use error::{Code, Error, Result};
 pub use pressure::PressureLevel;

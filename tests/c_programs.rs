@@ -125,13 +125,15 @@ fn valgrind_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
         if std::env::var_os("MICROBATCH_SKIP_VALGRIND").is_some() {
-            eprintln!("MICROBATCH_SKIP_VALGRIND is set: skipping the valgrind runs");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED: MICROBATCH_SKIP_VALGRIND is set: the valgrind runs of the C programs");
             return false;
         }
         match Command::new("valgrind").arg("--version").output() {
             Ok(out) if out.status.success() => true,
             _ => {
-                eprintln!("valgrind is not installed: SKIPPING the valgrind runs of the C programs");
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "SKIPPED: valgrind is not installed: the valgrind runs of the C programs");
                 false
             }
         }

@@ -379,7 +379,8 @@ fn a_read_only_database_is_read_but_not_written_and_delivery_goes_on() {
     if std::fs::OpenOptions::new().append(true).open(&db).is_ok() {
         immutable = std::process::Command::new("chattr").arg("+i").arg(&db).status().is_ok_and(|s| s.success());
         if !immutable {
-            eprintln!("skipped: running as root without chattr, the file cannot be made read-only");
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED: running as root without chattr, the file cannot be made read-only");
             return;
         }
     }

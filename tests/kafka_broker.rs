@@ -2,8 +2,9 @@
 //! Integration tests against a real Apache Kafka broker, through the C ABI.
 //!
 //! scripts/test.sh starts the broker (scripts/kafka-broker.sh) and exports
-//! MICROBATCH_TEST_BOOTSTRAP. Without it these tests say so and do nothing;
-//! CI always sets it.
+//! MICROBATCH_TEST_BOOTSTRAP. Without it each test prints `SKIPPED: ...`
+//! and passes, unless MICROBATCH_REQUIRE_BROKER=1 (scripts/test.sh and CI
+//! set both), which turns a missing broker into a failure.
 
 use microbatch::ffi::*;
 use microbatch::frame;
@@ -23,10 +24,22 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The broker's address; None, having printed SKIPPED, without one.
+/// Panics instead when MICROBATCH_REQUIRE_BROKER=1: a run that promised a
+/// broker must not pass without testing against it.
 fn bootstrap() -> Option<String> {
     let b = std::env::var("MICROBATCH_TEST_BOOTSTRAP").ok().filter(|s| !s.is_empty());
     if b.is_none() {
-        eprintln!("MICROBATCH_TEST_BOOTSTRAP not set: skipping (scripts/test.sh starts a broker and sets it)");
+        let test = std::thread::current().name().unwrap_or("kafka_broker").to_string();
+        if std::env::var("MICROBATCH_REQUIRE_BROKER").is_ok_and(|v| v == "1") {
+            panic!("{test}: MICROBATCH_REQUIRE_BROKER=1 but MICROBATCH_TEST_BOOTSTRAP is not set");
+        }
+        // Straight to stderr: the harness captures eprintln! of passing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {test}: MICROBATCH_TEST_BOOTSTRAP not set (scripts/test.sh starts a broker and sets it)"
+        );
     }
     b
 }

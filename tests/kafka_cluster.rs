@@ -154,6 +154,7 @@ fn run_with(c: &Collector, run: u64, during: impl FnOnce()) -> (u64, BTreeMap<u3
     (tickets.len() as u64, ok, failed)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_books(scenario: &str, injected: &str, bootstrap: &str, topic: &str, run: u64, c: &Collector, submitted: u64, ok: &BTreeMap<u32, Vec<u32>>, failed: u64) {
     c.flush(Duration::from_secs(150)).expect("flush");
     let s = c.status();

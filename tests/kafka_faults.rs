@@ -137,7 +137,11 @@ fn produce_while(c: &Collector, run: u64, producers: u32, per_ms: u32, during: i
 
 /// Every ticket's answer: (acknowledged, failed) per producer. A ticket must
 /// answer MB_OK or MB_ERR_DELIVERY within `limit`.
-fn answers(c: &Collector, tickets: &[(u32, u32, u64)], limit: Duration) -> (BTreeMap<u32, Vec<u32>>, BTreeMap<u32, Vec<u32>>, Vec<String>) {
+/// (acknowledged, failed) sequence numbers per producer, and up to four
+/// distinct failure messages.
+type Answers = (BTreeMap<u32, Vec<u32>>, BTreeMap<u32, Vec<u32>>, Vec<String>);
+
+fn answers(c: &Collector, tickets: &[(u32, u32, u64)], limit: Duration) -> Answers {
     let (mut ok, mut failed, mut messages) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
     let deadline = Instant::now() + limit;
     for &(p, seq, t) in tickets {
@@ -536,11 +540,13 @@ fn partition_without_leader_stalls_then_resumes() {
 }
 
 /// librdkafka's queue full and the broker away when the collector is
-/// freed: the flush threads must not wait for room for ever. Free returns
-/// within about kafka.message.timeout.ms (before the fix in
-/// src/sink/kafka.rs it took one message timeout per queue-load of records:
-/// about 45 s here), and every tracked event's outcome, MB_ERR_DELIVERY,
-/// can still be drained from the completion queue after the free.
+/// freed: free returns within close.timeout.ms plus the close margin
+/// (microbatch::CLOSE_MARGIN, 0.5 s) plus teardown, not after
+/// kafka.message.timeout.ms (10 s here; before free told the sink it was
+/// closing it took about that, and before the stall rule in
+/// src/sink/kafka.rs one message timeout per queue-load of records), and
+/// every tracked event's outcome, MB_ERR_DELIVERY, can still be drained
+/// from the completion queue after the free.
 #[test]
 fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
     use microbatch::ffi::*;
@@ -560,7 +566,7 @@ fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
         ("level", "L2_FAST"),
         ("tracking.queue", "true"),
         ("kafka.queue.buffering.max.messages", "10"),
-        ("kafka.message.timeout.ms", "1500"),
+        ("kafka.message.timeout.ms", "10000"),
         ("close.timeout.ms", "200"),
         ("calibration.enabled", "false"),
     ] {
@@ -603,13 +609,152 @@ fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
     }
     report(
         "mock_free_with_queue_full",
-        "broker down, librdkafka queue of 10 records, 300 tracked records, close.timeout.ms=200, message.timeout.ms=1500",
+        "broker down, librdkafka queue of 10 records, 300 tracked records, close.timeout.ms=200, message.timeout.ms=10000",
         n as u64,
         ok,
         failed,
         None,
         &format!("free took {} ms; outcomes drained after free: {}", took.as_millis(), ok + failed),
     );
-    assert!(took < Duration::from_millis(1500 + 200 + 2500), "free took {took:?}");
+    // close.timeout.ms + CLOSE_MARGIN, and 0.7 s for the producer's teardown
+    // (its poll thread wakes every 100 ms) on a busy 2-core machine.
+    assert!(took < Duration::from_millis(200 + 500 + 700), "free took {took:?}");
     assert_eq!((ok, failed), (0, n as u64), "every event failed, each reported once");
+}
+
+/// The broker gone and librdkafka's queue not full when the collector
+/// closes: close gives up after close.timeout.ms (plus the close margin),
+/// not after kafka.message.timeout.ms, purges what librdkafka still holds,
+/// and counts every event it gave up on as failed before it returns:
+/// `pending` is 0 and tracked submits answer MB_ERR_DELIVERY ("not
+/// persisted": they never reached a broker).
+#[test]
+fn close_with_broker_gone_honours_close_timeout_and_fails_the_rest() {
+    let _serial = serial();
+    let topic = unique_topic("closegone");
+    let m = mock(&topic);
+    m.broker_down(1).unwrap();
+    let c = collector(&m, &topic, &[("close.timeout.ms", "300"), ("kafka.message.timeout.ms", "30000")]);
+    let run = run_tag();
+    let mut tickets = Vec::new();
+    for i in 0..2000u32 {
+        if i % 4 == 0 {
+            tickets.push(c.submit_tracked(&event(run, 0, i)).unwrap());
+        } else {
+            c.submit(&event(run, 0, i)).unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    let closed = c.close();
+    let took = t0.elapsed();
+    let s = c.status();
+    let mut messages = Vec::new();
+    for &t in &tickets {
+        let e = c.wait(t, Duration::ZERO).expect_err("nothing can be delivered with the broker down");
+        assert_eq!(e.code(), Code::MB_ERR_DELIVERY, "{e}");
+        if messages.is_empty() {
+            messages.push(e.message().to_string());
+        }
+    }
+    report(
+        "mock_close_with_broker_gone",
+        "1 of 1 brokers down, 2000 events (500 tracked) pending at close, close.timeout.ms=300, message.timeout.ms=30000",
+        s.submitted,
+        s.delivered,
+        s.failed,
+        None,
+        &format!("close took {} ms; pending after close={}; error: {}", took.as_millis(), s.pending, messages[0]),
+    );
+    assert_eq!(closed.unwrap_err().code(), Code::MB_ERR_TIMEOUT, "close says it did not deliver everything");
+    assert!(took >= Duration::from_millis(290), "close gave up after {took:?}, before close.timeout.ms");
+    // close.timeout.ms + CLOSE_MARGIN (0.5 s) + 0.4 s for a busy machine.
+    assert!(took < Duration::from_millis(300 + 500 + 400), "close took {took:?}");
+    assert_eq!((s.submitted, s.delivered, s.failed, s.pending), (2000, 0, 2000, 0), "{s:?}");
+    assert!(messages[0].contains("not persisted"), "{}", messages[0]);
+}
+
+/// A thread blocked in mb_collector_flush when another frees the collector
+/// gets the true answer, not MB_ERR_CLOSED: free reports every event
+/// submitted before the flush (here, with the broker gone, as failed once
+/// close.timeout.ms has passed), and the flush then returns MB_OK, about
+/// when the free does (it once answered MB_ERR_CLOSED as soon as the free
+/// began, although free went on to settle its events).
+#[test]
+fn flush_in_progress_when_free_starts_gets_the_true_answer() {
+    use microbatch::ffi::*;
+    use microbatch::tracking::AckEvent;
+    use std::ffi::CString;
+    let _serial = serial();
+    let topic = unique_topic("flushfree");
+    let m = mock(&topic);
+    m.broker_down(1).unwrap();
+    let bootstrap = m.bootstrap_servers();
+    let cfg = mb_config_new();
+    for (k, v) in [
+        ("kafka.bootstrap.servers", bootstrap.as_str()),
+        ("kafka.topic", topic.as_str()),
+        ("partitions", "1"),
+        ("tracking.queue", "true"),
+        ("close.timeout.ms", "300"),
+        ("kafka.message.timeout.ms", "30000"),
+        ("calibration.enabled", "false"),
+    ] {
+        let (k, v) = (CString::new(k).unwrap(), CString::new(v).unwrap());
+        assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
+    }
+    let mut h = std::ptr::null_mut();
+    assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
+    mb_config_free(cfg);
+    let run = run_tag();
+    for i in 0..500u32 {
+        let ev = event(run, 0, i);
+        let mut ticket = 0;
+        assert_eq!(mb_collector_submit_tracked(h, ev.as_ptr(), ev.len(), &mut ticket), Code::MB_OK);
+    }
+    struct Ptr(*mut microbatch::handle::Handle);
+    unsafe impl Send for Ptr {}
+    let flusher = {
+        let p = Ptr(h);
+        std::thread::spawn(move || {
+            let p = p;
+            let t = Instant::now();
+            (mb_collector_flush(p.0, 20_000), t.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    mb_collector_free(h);
+    let freed_after = t0.elapsed();
+    let (rc, flushed_after) = flusher.join().unwrap();
+    // Every outcome, drained after the free.
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let blank = AckEvent { ticket: 0, result: Code::MB_OK, partition: -1, offset: -1, index: 0, reserved: 0 };
+    let mut buf = vec![blank; 64];
+    loop {
+        let mut got = 0usize;
+        match mb_collector_poll_acks(h, buf.as_mut_ptr(), buf.len(), &mut got, 200) {
+            Code::MB_OK => {}
+            Code::MB_ERR_CLOSED => break,
+            other => panic!("poll_acks: {other:?}"),
+        }
+        for a in &buf[..got] {
+            match a.result {
+                Code::MB_OK => ok += 1,
+                _ => failed += 1,
+            }
+        }
+    }
+    report(
+        "mock_flush_during_free",
+        "broker down, 500 tracked events, a thread in flush(20 s) when free starts, close.timeout.ms=300",
+        500,
+        ok,
+        failed,
+        None,
+        &format!("flush answered {rc:?} after {} ms; free took {} ms", flushed_after.as_millis(), freed_after.as_millis()),
+    );
+    assert_eq!((ok, failed), (0, 500), "every event failed, each reported once");
+    assert_eq!(rc, Code::MB_OK, "free reported every event, so the flush is done");
+    assert!(flushed_after < Duration::from_millis(100 + 300 + 500 + 700), "flush took {flushed_after:?}");
 }

@@ -286,6 +286,11 @@ fn a_wait_in_progress_during_free_gets_the_true_outcome() {
     let handle = Handle::create(&cfg).unwrap();
     let ticket = handle.submit_tracked(b"held").unwrap();
     let waiter = std::thread::spawn(move || handle.wait(ticket, Duration::from_secs(30)));
+    // The wait must be in progress when the free starts (a wait that starts
+    // after it is answered MB_ERR_CLOSED, rightly): spawned together, the
+    // free sometimes won, 3 runs in 12 on a busy 2-core machine, and 1 in
+    // 12 with 30 ms between them.
+    std::thread::sleep(Duration::from_millis(200));
     let freer = std::thread::spawn(move || handle.free());
     std::thread::sleep(Duration::from_millis(50));
     sink.hold.store(false, Ordering::Release);

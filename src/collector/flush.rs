@@ -38,6 +38,10 @@ pub(super) struct FlushThread {
     /// (index in frame, tracking slot) of tracked events in `frame`.
     tracked: Vec<(u32, u32)>,
     partitions: Vec<usize>,
+    /// Per partition of `partitions`: the ledger position the last frame
+    /// sent reached (events for SPSC, ring bytes for MPSC; see
+    /// `tracking::ledger`).
+    sent_to: Vec<u64>,
     frame: FrameEncoder,
     /// Stamp of the oldest event in `frame`.
     oldest: u32,
@@ -53,7 +57,7 @@ pub(super) struct FlushThread {
 
 impl FlushThread {
     pub(super) fn new(core: Arc<Core>, index: usize, nthreads: usize, window: Option<Window>) -> Self {
-        let partitions = (index..core.rings.len()).step_by(nthreads).collect();
+        let partitions: Vec<usize> = (index..core.rings.len()).step_by(nthreads).collect();
         // Only MPSC partitions build frames here; SPSC rings build their own.
         let builds_frames = core.rings.iter().any(|r| matches!(r, Ring::Mpsc(_)));
         let frame = FrameEncoder::with_capacity(if builds_frames { core.batch_max_bytes } else { 0 });
@@ -61,6 +65,7 @@ impl FlushThread {
             core,
             index: index as u32,
             tracked: Vec::new(),
+            sent_to: vec![0; partitions.len()],
             partitions,
             frame,
             oldest: 0,
@@ -79,8 +84,20 @@ impl FlushThread {
         let started = Instant::now();
         let events = self.frame.count();
         let tracked = if self.tracked.is_empty() { Vec::new() } else { std::mem::take(&mut self.tracked) };
-        let completion = Completion::new(self.core.accounting.clone(), events, self.index, tracked)
+        let mut completion = Completion::new(self.core.accounting.clone(), events, self.index, tracked)
             .watched(self.core.watch.clone(), self.oldest);
+        // The frame holds, of each partition this thread drains, the records
+        // between the last frame's end and the ring's read position now.
+        for (i, &p) in self.partitions.iter().enumerate() {
+            if let Ring::Mpsc(ring) = &self.core.rings[p] {
+                // Exact: this thread is the ring's only consumer.
+                let position = ring.consumed_position() as u64;
+                if position > self.sent_to[i] {
+                    self.sent_to[i] = position;
+                    completion.mark(p, position);
+                }
+            }
+        }
         self.core.accounting.count_batch();
         let frame = self.frame.finish();
         let bytes = frame.len() as u64;
@@ -117,7 +134,8 @@ impl FlushThread {
     /// of this thread's sends is outstanding), then hands the sealed frames
     /// to the sink where they lie. Returns the events and event bytes taken,
     /// and how soon the frame left open falls due.
-    fn take_frames(&mut self, p: usize, ring: &SpscRing, forced: bool, now: u32, config: BatchConfig) -> (u64, usize, u64) {
+    fn take_frames(&mut self, i: usize, ring: &SpscRing, forced: bool, now: u32, config: BatchConfig) -> (u64, usize, u64) {
+        let p = self.partitions[i];
         let waited = |now| ring.open_waited(now).map(|w| w as u64);
         let open = waited(now);
         // A forced pass seals without trusting the hint: under the gate the
@@ -157,7 +175,7 @@ impl FlushThread {
                 } else {
                     self.short_frames += 1;
                 }
-                self.send_sealed(sealed);
+                self.send_sealed(i, sealed);
             })
         };
         let due_in = waited(now).map_or(u64::MAX, |w| config.interval_us.saturating_sub(w));
@@ -165,7 +183,7 @@ impl FlushThread {
     }
 
     /// Hands a frame sealed in an SPSC ring to the sink without copying it.
-    fn send_sealed(&mut self, sealed: SealedFrame<'_>) {
+    fn send_sealed(&mut self, i: usize, sealed: SealedFrame<'_>) {
         let started = Instant::now();
         let tracker = &self.core.accounting.tracker;
         let tracked = if sealed.tag_count() == 0 {
@@ -173,8 +191,12 @@ impl FlushThread {
         } else {
             sealed.tags().inspect(|&(index, slot)| tracker.set_index(slot, index)).collect()
         };
-        let completion = Completion::new(self.core.accounting.clone(), sealed.events, self.index, tracked)
+        let mut completion = Completion::new(self.core.accounting.clone(), sealed.events, self.index, tracked)
             .watched(self.core.watch.clone(), sealed.stamp);
+        // Frames leave the ring in push order, and the gate holder counts
+        // events in push order, so the count so far is the frame's mark.
+        self.sent_to[i] += sealed.events as u64;
+        completion.mark(self.partitions[i], self.sent_to[i]);
         self.core.accounting.count_batch();
         self.core.sink.send(sealed.frame, sealed.events, completion);
         let t = &mut self.tally;
@@ -215,7 +237,7 @@ impl FlushThread {
                 let p = self.partitions[i];
                 let ring = match &core.rings[p] {
                     Ring::Spsc(ring) => {
-                        let (n, bytes, due_in) = self.take_frames(p, ring, forced, now, config);
+                        let (n, bytes, due_in) = self.take_frames(i, ring, forced, now, config);
                         taken += n;
                         taken_bytes += bytes;
                         open_due_in = open_due_in.min(due_in);

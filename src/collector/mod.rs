@@ -66,6 +66,11 @@ pub(crate) use window::SendWatch;
 use levels::{unpack, LevelTable};
 use window::{SharedTally, Window, WindowStatus};
 
+/// How long close waits, past `close.timeout.ms`, for the sink to report
+/// the frames it gave up on (the Kafka sink's purge reports arrive at once;
+/// this bounds a sink that is slow to report).
+pub const CLOSE_MARGIN: Duration = Duration::from_millis(500);
+
 /// A snapshot of the collector's counters and current flush parameters.
 /// At any quiescent point `submitted == delivered + failed + pending`.
 #[repr(C)]
@@ -242,6 +247,18 @@ impl Core {
         self.level.store(level.number(), Ordering::Relaxed);
     }
 
+    /// Per partition, the ledger position flush() must see reported: just
+    /// past every event accepted so far (see `tracking::ledger` for the
+    /// units).
+    fn flush_marks(&self) -> Vec<u64> {
+        (0..self.rings.len())
+            .map(|p| match &self.rings[p] {
+                Ring::Spsc(_) => self.gates.submitted_in(p),
+                Ring::Mpsc(ring) => ring.claimed_position() as u64,
+            })
+            .collect()
+    }
+
     fn status(&self) -> Status {
         // Completions first, submitted second: pending can then only be
         // overstated, except for an event counted a moment after its push
@@ -276,6 +293,22 @@ impl Core {
             idle_flush: config.idle_flush as u32,
             calibration_persistent: w.persistent.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// What a flush waits for: per partition, the ledger position just past
+/// every event accepted before it (see `tracking::ledger`).
+pub(crate) struct FlushTarget {
+    accounting: Arc<Accounting>,
+    marks: Vec<u64>,
+}
+
+impl FlushTarget {
+    /// Waits until every partition is reported up to its mark; false if
+    /// `deadline` passed first.
+    pub(crate) fn wait(&self, deadline: Instant) -> bool {
+        let ledger = &self.accounting.ledger;
+        self.accounting.wait_until(deadline, || self.marks.iter().enumerate().all(|(p, &mark)| ledger.position(p) >= mark))
     }
 }
 
@@ -435,36 +468,50 @@ impl Collector {
     }
 
     /// Sends everything submitted before this call and waits until the sink
-    /// has reported all of it (delivered or failed).
+    /// has reported all of it (delivered or failed). Exact per partition:
+    /// events submitted after the call, and their outcomes, never stand in
+    /// for earlier events still out (see `tracking::ledger`). A close that
+    /// starts meanwhile does not cut the wait short: close reports every
+    /// pending event (delivered, or failed once `close.timeout.ms` has
+    /// passed), and the flush then answers MB_OK.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        if self.start_flush()?.wait(deadline) {
+            Ok(())
+        } else {
+            Err(self.flush_timed_out(timeout))
+        }
+    }
+
+    /// The first half of a flush: what it must see reported, and the
+    /// request to the flush threads to send partial frames at once. The
+    /// second half, [`FlushTarget::wait`], holds only the accounting, so a
+    /// handle can wait outside the collector (a free can then proceed).
+    pub(crate) fn start_flush(&self) -> Result<FlushTarget> {
         if self.core.gates.is_closed() {
             return Err(Error::closed());
         }
-        let deadline = Instant::now() + timeout;
-        let target = self.core.gates.submitted();
+        let marks = self.core.flush_marks();
         self.core.flush_epoch.fetch_add(1, Ordering::Release);
         self.core.wake_flushers();
-        let accounting = &self.core.accounting;
-        let gates = &self.core.gates;
-        let done = accounting.wait_until(deadline, || accounting.completed() >= target || gates.is_closed());
-        if gates.is_closed() && accounting.completed() < target {
-            return Err(Error::closed());
-        }
-        if !done {
-            let pending = target.saturating_sub(accounting.completed());
-            let cause = match self.core.sink.errors() {
-                (_, Some(last)) => format!("; last {} sink error: {last}", self.core.sink.name()),
-                _ => String::new(),
-            };
-            return Err(Error::new(
-                Code::MB_ERR_TIMEOUT,
-                format!(
-                    "flush timed out after {} ms with {pending} events not yet reported by the sink{cause}",
-                    timeout.as_millis()
-                ),
-            ));
-        }
-        Ok(())
+        Ok(FlushTarget { accounting: self.core.accounting.clone(), marks })
+    }
+
+    /// The error of a flush that timed out, with the sink's last error.
+    pub(crate) fn flush_timed_out(&self, timeout: Duration) -> Error {
+        let pending = self.core.status().pending;
+        let cause = match self.core.sink.errors() {
+            (_, Some(last)) => format!("; last {} sink error: {last}", self.core.sink.name()),
+            _ => String::new(),
+        };
+        Error::new(
+            Code::MB_ERR_TIMEOUT,
+            format!(
+                "flush timed out after {} ms: events submitted before it are not all reported by the sink \
+                 ({pending} events pending now){cause}",
+                timeout.as_millis()
+            ),
+        )
     }
 
     pub fn status(&self) -> Status {
@@ -507,10 +554,17 @@ impl Collector {
 
     /// Refuses new submits, waits for submits in progress, then flushes
     /// everything pending and stops the flush threads. Waits at most
-    /// `close.timeout.ms` for the sink. Idempotent.
+    /// `close.timeout.ms` for the sink, plus a short margin for the sink to
+    /// report what it gives up on ([`CLOSE_MARGIN`]): whatever the sink has
+    /// not delivered by then is reported failed (tracked events answer
+    /// MB_ERR_DELIVERY), so after close `pending` is 0. Idempotent.
     pub fn close(&self) -> Result<()> {
+        let deadline = Instant::now() + self.close_timeout;
         self.core.gates.close();
         self.core.accounting.wake_all();
+        // Before the flush threads hand over their last frames: a frame
+        // that would wait for room in the sink past the deadline fails.
+        self.core.sink.closing(deadline);
         self.core.stop.store(true, Ordering::Release);
         self.core.wake_flushers();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
@@ -519,7 +573,16 @@ impl Collector {
             // held were counted failed by their Completion's Drop.
             let _ = t.join();
         }
-        let result = self.core.sink.flush(self.close_timeout);
+        let result = self.core.sink.flush(deadline.saturating_duration_since(Instant::now()));
+        if result.is_err() {
+            let margin = Instant::now() + CLOSE_MARGIN;
+            self.core.sink.abandon(margin);
+            // The failures of abandoned frames may still be on their way
+            // through the sink's own thread.
+            let accounting = &self.core.accounting;
+            let gates = &self.core.gates;
+            accounting.wait_until(margin, || accounting.completed() >= gates.submitted());
+        }
         // The flush threads are gone, and with them the calibration
         // channel's sender: the thread ends after the last report.
         if let Some(t) = self.calibration_thread.lock().unwrap_or_else(|e| e.into_inner()).take() {

@@ -270,6 +270,14 @@ impl Gates {
         self.gates.iter().map(|g| g.submitted.load(Ordering::Acquire)).sum()
     }
 
+    /// Events accepted into partition `p`'s ring so far. For SPSC rings
+    /// this is also the ring-order position just past the last of them
+    /// (the gate holder pushes and counts in the same order).
+    pub(crate) fn submitted_in(&self, p: usize) -> u64 {
+        // Acquire: pairs with the Release in submit.
+        self.gates[p].submitted.load(Ordering::Acquire)
+    }
+
     /// Sets the N that SPSC submits seal frames at.
     pub(crate) fn set_max_events(&self, n: u64) {
         for gate in self.gates.iter() {

@@ -4,6 +4,14 @@
 //! The header `include/microbatch.h` is generated from this module by
 //! cbindgen (see build.rs); the doc comments below are the C documentation.
 
+// The entry points take raw pointers from C and are `extern "C"` without
+// `unsafe`, as in rustls-ffi: C callers cannot see Rust's `unsafe`, and
+// every pointer is checked at the boundary (NULL, the handle's magic, the
+// panic guard) before use; what cannot be checked (a length longer than its
+// buffer) is the C contract each function documents. Rust code reaches the
+// same operations through the safe `Collector` API.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
 mod boundary;
 
 use crate::collector::Status;
@@ -260,8 +268,9 @@ pub extern "C" fn mb_collector_poll_acks(
 }
 
 /// Flushes everything submitted before this call and waits until the sink
-/// has taken it (delivered or failed). Returns MB_ERR_TIMEOUT if that takes
-/// longer than `timeout_ms`.
+/// has reported all of it (delivered or failed); events submitted later,
+/// even if reported first, never stand in for earlier ones. Returns
+/// MB_ERR_TIMEOUT if that takes longer than `timeout_ms`.
 #[no_mangle]
 pub extern "C" fn mb_collector_flush(c: *mut Handle, timeout_ms: u32) -> mb_result {
     guard(|| {
@@ -285,9 +294,11 @@ pub extern "C" fn mb_collector_status(c: *const Handle, out: *mut Status) -> mb_
 }
 
 /// Frees a collector: refuses new submits, waits for submits in progress,
-/// flushes everything pending (waiting at most `close.timeout.ms` for the
-/// sink) and stops its threads. NULL and an already freed handle are
-/// ignored; calls on a freed handle return MB_ERR_CLOSED.
+/// flushes everything pending and stops its threads. Waits at most
+/// `close.timeout.ms` for the sink, plus up to 0.5 s for the sink to report
+/// what it gives up on: every event not delivered by then is counted failed
+/// (tracked events answer MB_ERR_DELIVERY). NULL and an already freed
+/// handle are ignored; calls on a freed handle return MB_ERR_CLOSED.
 #[no_mangle]
 pub extern "C" fn mb_collector_free(c: *mut Handle) {
     guard_void(|| {

@@ -47,6 +47,19 @@ impl MpscRing {
         self.mask + 1
     }
 
+    /// The position just past the last claimed record (a byte count since
+    /// creation, wraps included). Every record whose push has returned lies
+    /// before it, and the consumer drains records in position order.
+    pub fn claimed_position(&self) -> usize {
+        self.tail.load(Ordering::Acquire)
+    }
+
+    /// The position the consumer has drained to; exact on the consumer's
+    /// thread, a snapshot elsewhere.
+    pub fn consumed_position(&self) -> usize {
+        self.head.load(Ordering::Relaxed)
+    }
+
     pub fn used_bytes(&self) -> usize {
         let head = self.head.load(Ordering::Acquire);
         self.tail.load(Ordering::Acquire).wrapping_sub(head)

@@ -30,7 +30,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer};
 use rdkafka::Message;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 /// framing, our two headers): `batch.max.bytes` + this must not exceed
 /// librdkafka's `message.max.bytes`.
 pub const RECORD_OVERHEAD: usize = 1024;
+
 
 /// librdkafka defaults translated from the seed's throughput settings
 /// (acks=1, linger.ms=10, lz4, large batches, a large buffer).
@@ -245,6 +246,9 @@ pub struct KafkaSink {
     /// Microseconds after `SinkContext::started` when a record first found
     /// the queue full with no delivery since (0: not full).
     full_since_us: AtomicU64,
+    /// Microseconds after `SinkContext::started` when the collector stops
+    /// waiting for room at close (0: not closing). See `closing`.
+    close_deadline_us: AtomicU64,
     /// Declared after `producer` so the producer is dropped (and stops
     /// talking to it) before the mock cluster goes away.
     _mock: Option<MockBroker>,
@@ -300,7 +304,7 @@ impl KafkaSink {
         let producer: ThreadedProducer<SinkContext> = client.create_with_context(context).map_err(|e| {
             Error::invalid_config(format!("librdkafka refused the configuration: {e}"))
         })?;
-        Ok(KafkaSink { producer, topic: settings.topic, mode: settings.mode, stall_limit, full_since_us: AtomicU64::new(0), _mock: mock })
+        Ok(KafkaSink { producer, topic: settings.topic, mode: settings.mode, stall_limit, full_since_us: AtomicU64::new(0), close_deadline_us: AtomicU64::new(0), _mock: mock })
     }
 
     /// Client-level errors seen so far, and the last one.
@@ -330,12 +334,19 @@ impl KafkaSink {
         Duration::from_micros(now.saturating_sub(since.max(progress))) > limit
     }
 
+    /// True once the collector's close deadline has passed (see `closing`).
+    fn past_close_deadline(&self) -> bool {
+        let deadline = self.close_deadline_us.load(Ordering::Relaxed);
+        deadline != 0 && self.producer.context().started.elapsed().as_micros() as u64 >= deadline
+    }
+
     /// Enqueues one record, waiting while librdkafka's queue is full (that is
     /// the back-pressure that reaches the rings), but not for ever: once the
-    /// broker has delivered nothing for `message.timeout.ms` a record that
-    /// finds the queue full fails at once (not persisted), so a flush
-    /// thread, and the close that joins it, is never held longer than
-    /// that by an absent broker. Other errors fail the record.
+    /// broker has delivered nothing for `message.timeout.ms`, or the
+    /// collector's close deadline has passed, a record that finds the queue
+    /// full fails at once (not persisted), so a flush thread, and the close
+    /// that joins it, is never held longer than that by an absent broker.
+    /// Other errors fail the record.
     fn enqueue(&self, key: &str, payload: &[u8], headers: Option<OwnedHeaders>, pending: Box<Pending>) -> Result<(), (Error, Box<Pending>)> {
         let mut record = BaseRecord::with_opaque_to(&self.topic, pending).key(key).payload(payload);
         if let Some(h) = headers {
@@ -345,6 +356,14 @@ impl KafkaSink {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                    if self.past_close_deadline() {
+                        let error = Error::new(
+                            Code::MB_ERR_DELIVERY,
+                            "Kafka delivery failed, not persisted: librdkafka's queue was still full when the \
+                             collector's close.timeout.ms ran out",
+                        );
+                        return Err((error, back.delivery_opaque));
+                    }
                     if self.stalled() {
                         let limit = self.stall_limit.unwrap_or_default().as_millis();
                         let error = Error::new(
@@ -367,8 +386,8 @@ impl KafkaSink {
     }
 }
 
-fn fail_pending(pending: Box<Pending>, error: Error) {
-    match *pending {
+fn fail_pending(pending: Pending, error: Error) {
+    match pending {
         Pending::Frame(c) => c.failed(error),
         Pending::Event(group, index) => group.finish_one(index, Err(error)),
     }
@@ -384,7 +403,7 @@ impl Sink for KafkaSink {
                     .insert(Header { key: "mb.format", value: Some("1") })
                     .insert(Header { key: "mb.events", value: Some(count.as_str()) });
                 if let Err((e, pending)) = self.enqueue(&key, bytes, Some(headers), Box::new(Pending::Frame(completion))) {
-                    fail_pending(pending, e);
+                    fail_pending(*pending, e);
                 }
             }
             RecordMode::Record => {
@@ -406,10 +425,10 @@ impl Sink for KafkaSink {
                     match event {
                         Ok(event) => {
                             if let Err((e, pending)) = self.enqueue(&key, event, None, pending) {
-                                fail_pending(pending, e);
+                                fail_pending(*pending, e);
                             }
                         }
-                        Err(e) => fail_pending(pending, e),
+                        Err(e) => fail_pending(*pending, e),
                     }
                 }
             }
@@ -425,6 +444,23 @@ impl Sink for KafkaSink {
                     last.map(|l| format!(" (last client error: {l})")).unwrap_or_default()),
             )
         })
+    }
+
+    fn closing(&self, deadline: Instant) {
+        let ctx = self.producer.context();
+        let at = deadline.saturating_duration_since(ctx.started).as_micros() as u64;
+        self.close_deadline_us.store(at.max(1), Ordering::Relaxed);
+    }
+
+    /// Purges librdkafka's queue and its requests in flight: each purged
+    /// record's delivery report fails it, `not persisted` if it never left,
+    /// `possibly persisted` if its request was on the wire (librdkafka's
+    /// message status says which).
+    fn abandon(&self, deadline: Instant) {
+        self.producer.purge(PurgeConfig::default().queue().inflight());
+        // The reports are ready at once; flushing waits until the poll
+        // thread has taken them.
+        let _ = self.producer.flush(deadline.saturating_duration_since(Instant::now()));
     }
 
     fn errors(&self) -> (u64, Option<String>) {

@@ -15,7 +15,7 @@ pub use null::NullSink;
 pub use crate::tracking::Completion;
 
 use crate::error::Result;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A destination for frames.
 pub trait Sink: Send + Sync + 'static {
@@ -30,6 +30,17 @@ pub trait Sink: Send + Sync + 'static {
     fn flush(&self, _timeout: Duration) -> Result<()> {
         Ok(())
     }
+
+    /// The collector is closing and gives the sink until `deadline`: from
+    /// then on, a frame the sink would have to wait for (room in a full
+    /// queue, a broker) should be reported failed at once. Called before
+    /// the flush threads hand over their last frames.
+    fn closing(&self, _deadline: Instant) {}
+
+    /// The collector has stopped waiting (close's `flush` timed out): report
+    /// every frame not yet reported as failed, and return once that is
+    /// done or `deadline` (a short margin) has passed.
+    fn abandon(&self, _deadline: Instant) {}
 
     /// Client-level errors seen so far (not tied to a frame, e.g. "all
     /// brokers down") and the last one's message.

@@ -6,6 +6,7 @@
 //! `submitted == delivered + failed + pending`, with pending derived.
 
 use crate::error::Error;
+use super::ledger::Ledger;
 use super::{Reporting, Tracker};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -13,6 +14,8 @@ use std::time::Instant;
 
 pub struct Accounting {
     pub(crate) tracker: Arc<Tracker>,
+    /// How far each partition is reported, for `flush` (see `ledger`).
+    pub(crate) ledger: Ledger,
     delivered: AtomicU64,
     failed: AtomicU64,
     rejected: AtomicU64,
@@ -29,6 +32,7 @@ impl Accounting {
     pub fn new(tracking_slots: usize, partitions: usize, reporting: Reporting) -> Accounting {
         Accounting {
             tracker: Arc::new(Tracker::new(tracking_slots, partitions, reporting)),
+            ledger: Ledger::new(partitions),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             rejected: AtomicU64::new(0),

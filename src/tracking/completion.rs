@@ -2,6 +2,7 @@
 //! outcomes enter the accounting and the tracking slots, so every sink
 //! (Kafka, null, callback, any Rust sink) reports the same way.
 
+use super::ledger::Mark;
 use super::Accounting;
 use crate::collector::SendWatch;
 use crate::error::{Code, Error};
@@ -20,12 +21,49 @@ pub struct Completion {
     /// event: the outcome ends the frame's flight and, if delivered, records
     /// its wait to acknowledgement.
     watch: Option<(Arc<SendWatch>, u32)>,
+    /// The frame's places in the partitions' ledgers (see `ledger`).
+    marks: Marks,
     done: bool,
+}
+
+/// An SPSC frame holds one partition's events; an MPSC frame may hold
+/// several partitions' (its flush thread drains them all into it). Inline
+/// for the common single-partition frame, so that costs no allocation.
+enum Marks {
+    None,
+    One(Mark),
+    Many(Vec<Mark>),
 }
 
 impl Completion {
     pub(crate) fn new(accounting: Arc<Accounting>, events: u32, source: u32, tracked: Vec<(u32, u32)>) -> Completion {
-        Completion { accounting, events: events as u64, source, tracked, watch: None, done: false }
+        Completion { accounting, events: events as u64, source, tracked, watch: None, marks: Marks::None, done: false }
+    }
+
+    /// Registers the frame in partition `partition`'s ledger as holding its
+    /// events up to position `mark` (see `ledger`). Before the sink sees
+    /// the frame, by the partition's flush thread, in mark order.
+    pub(crate) fn mark(&mut self, partition: usize, mark: u64) {
+        let m = self.accounting.ledger.sent(partition, mark);
+        self.marks = match std::mem::replace(&mut self.marks, Marks::None) {
+            Marks::None => Marks::One(m),
+            Marks::One(first) => Marks::Many(vec![first, m]),
+            Marks::Many(mut all) => {
+                all.push(m);
+                Marks::Many(all)
+            }
+        };
+    }
+
+    /// Marks the frame reported in the ledgers: after its counts, before
+    /// flush waiters are notified.
+    fn end_marks(&mut self) {
+        let ledger = &self.accounting.ledger;
+        match std::mem::replace(&mut self.marks, Marks::None) {
+            Marks::None => {}
+            Marks::One(m) => ledger.reported(m),
+            Marks::Many(all) => all.into_iter().for_each(|m| ledger.reported(m)),
+        }
     }
 
     /// Reports the outcome to `watch` too; `stamp` is the enqueue stamp of
@@ -81,6 +119,7 @@ impl Completion {
         self.end_watch(self.events);
         self.accounting.count(self.events, Ok(()));
         self.settle_tracked(Some((partition, offset)), None);
+        self.end_marks();
         self.accounting.notify();
     }
 
@@ -90,6 +129,7 @@ impl Completion {
         self.end_watch(0);
         self.accounting.count(self.events, Err(error.clone()));
         self.settle_tracked(None, Some(&error));
+        self.end_marks();
         self.accounting.notify();
     }
 
@@ -101,12 +141,14 @@ impl Completion {
         let failed = failed.min(self.events);
         self.end_watch(self.events - failed);
         if self.events > failed {
-            self.accounting.complete(self.events - failed, Ok(()));
+            self.accounting.count(self.events - failed, Ok(()));
         }
         if failed > 0 {
             let error = error.unwrap_or_else(|| Error::new(Code::MB_ERR_DELIVERY, "delivery failed"));
-            self.accounting.complete(failed, Err(error));
+            self.accounting.count(failed, Err(error));
         }
+        self.end_marks();
+        self.accounting.notify();
     }
 }
 
@@ -117,6 +159,7 @@ impl Drop for Completion {
             self.end_watch(0);
             self.accounting.count(self.events, Err(error.clone()));
             self.settle_tracked(None, Some(&error));
+            self.end_marks();
             self.accounting.notify();
         }
     }

@@ -18,6 +18,7 @@
 
 mod accounting;
 mod completion;
+pub(crate) mod ledger;
 pub mod queue;
 pub mod slots;
 
