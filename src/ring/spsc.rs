@@ -296,6 +296,51 @@ impl SpscRing {
         true
     }
 
+    /// Appends the longest run of whole events from the start of `encoded`
+    /// (already in the frame's event encoding: `u32` LE length, then the
+    /// bytes) that fits the open frame as last measured, with one copy, and
+    /// seals the frame if the run brings it to `max_events`. Returns (events,
+    /// bytes) taken; (0, 0), with nothing written, when no frame is open or
+    /// the first event does not fit: [`SpscRing::push_tagged`] then opens,
+    /// seals or re-measures. Stops at a truncated event (the caller
+    /// validates blocks; this only keeps a bad one from reading past its end).
+    ///
+    /// The bytes land exactly where per-event appends would have put them,
+    /// and, as for those, the frame's seal publishes them.
+    ///
+    /// # Safety
+    /// As for `push_tagged`.
+    #[inline]
+    pub unsafe fn append_encoded(&self, encoded: &[u8], max_events: u64) -> (usize, usize) {
+        let p = &self.producer;
+        let fill = p.fill.get();
+        // `fill_limit` is 0 when no frame is open: no room, nothing taken.
+        let room = p.fill_limit.get().saturating_sub(fill);
+        let first = p.events.get() as u64;
+        let (mut events, mut bytes) = (first, 0usize);
+        while events < max_events {
+            let Some(prefix) = encoded.get(bytes..bytes + EVENT_PREFIX) else { break };
+            let len = u32::from_le_bytes(prefix.try_into().unwrap()) as usize;
+            let next = bytes + EVENT_PREFIX + len;
+            if next > room || next > encoded.len() {
+                break;
+            }
+            bytes = next;
+            events += 1;
+        }
+        if bytes == 0 {
+            return (0, 0);
+        }
+        // Not yet sealed, so the consumer does not read these bytes.
+        self.buf.write((p.seg.get() & self.mask) + SEG_HEADER + fill, &encoded[..bytes]);
+        p.fill.set(fill + bytes);
+        p.events.set(events as u32);
+        if events >= max_events {
+            self.seal();
+        }
+        ((events - first) as usize, bytes)
+    }
+
     /// Everything but the fast path: tags, a fresh look at the free space,
     /// sealing, opening. Out of line to keep the fast path small.
     #[inline(never)]
