@@ -366,7 +366,7 @@ impl Gates {
         let mut done = 0;
         while !rest.is_empty() {
             if self.kind == RingKind::Spsc {
-                let (events, bytes) = Self::try_append_encoded_home(gates_id, core, rest);
+                let (events, bytes) = Self::try_append_encoded_home(gates_id, core, rest, count - done);
                 if events > 0 {
                     done += events;
                     rest = &rest[bytes..];
@@ -430,7 +430,7 @@ impl Gates {
     /// # Safety
     /// As for `submit`.
     #[inline]
-    unsafe fn try_append_encoded_home(gates_id: u64, core: *const Core, block: &[u8]) -> (usize, usize) {
+    unsafe fn try_append_encoded_home(gates_id: u64, core: *const Core, block: &[u8], count: usize) -> (usize, usize) {
         let home = HOME.get();
         if home.gates_id != gates_id || home.spsc.is_null() {
             return (0, 0);
@@ -439,11 +439,11 @@ impl Gates {
         // live Gates (see `Home`).
         let gate = &*home.gate;
         if gate.spsc.try_enter_leased(home.lessee) {
-            let taken = Self::append_encoded_home(gate, &home, core, block);
+            let taken = Self::append_encoded_home(gate, &home, core, block, count);
             SpscGate::exit_leased(home.lessee);
             taken
         } else if gate.spsc.try_lock() {
-            let taken = Self::append_encoded_home(gate, &home, core, block);
+            let taken = Self::append_encoded_home(gate, &home, core, block, count);
             gate.spsc.exit_locked(Who::Submitter(home.lessee));
             taken
         } else {
@@ -455,16 +455,22 @@ impl Gates {
     ///
     /// # Safety
     /// As for `append_home`; `core` is the collector's (alive: the gate is
-    /// open); `block` passed [`Gates::check_block`].
+    /// open); `block` passed [`Gates::check_block`] and holds `count` events.
     #[inline(always)]
-    unsafe fn append_encoded_home(gate: &Gate, home: &Home, core: *const Core, block: &[u8]) -> (usize, usize) {
+    unsafe fn append_encoded_home(
+        gate: &Gate,
+        home: &Home,
+        core: *const Core,
+        block: &[u8],
+        count: usize,
+    ) -> (usize, usize) {
         let ring = &*home.spsc;
         // Read once per stretch: a frame open when N shrinks is sealed by
         // its next event, as on the per-event path.
         let max_events = gate.max_events.load(Ordering::Relaxed);
         let (mut events, mut bytes) = (0usize, 0usize);
         while bytes < block.len() && bytes < BLOCK_STRETCH_BYTES {
-            let (n, b) = ring.append_encoded(&block[bytes..], max_events);
+            let (n, b) = ring.append_encoded(&block[bytes..], count - events, max_events);
             events += n;
             bytes += b;
             if bytes == block.len() || bytes >= BLOCK_STRETCH_BYTES {

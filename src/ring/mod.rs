@@ -358,10 +358,10 @@ mod tests {
     /// Appends `block` (whole encoded events) as the collector does: runs
     /// with one copy, the event at a frame boundary through `push_tagged`.
     /// Returns the events taken before the ring filled.
-    fn push_encoded(ring: &SpscRing, block: &[u8], max_events: u64, stamp: u32) -> usize {
+    fn push_encoded(ring: &SpscRing, block: &[u8], count: usize, max_events: u64, stamp: u32) -> usize {
         let (mut taken, mut at) = (0, 0);
         while at < block.len() {
-            let (n, b) = unsafe { ring.append_encoded(&block[at..], max_events) };
+            let (n, b) = unsafe { ring.append_encoded(&block[at..], count - taken, max_events) };
             taken += n;
             at += b;
             if at == block.len() {
@@ -394,7 +394,7 @@ mod tests {
                 for e in &events {
                     unsafe { one.push_tagged(e, None, max_events, || round as u32).unwrap() };
                 }
-                assert_eq!(push_encoded(&runs, &block, max_events, round as u32), events.len());
+                assert_eq!(push_encoded(&runs, &block, events.len(), max_events, round as u32), events.len());
                 sent.extend(events);
                 if round % 4 == 3 {
                     unsafe { one.seal() };
@@ -416,19 +416,27 @@ mod tests {
     }
 
     #[test]
-    fn spsc_encoded_run_stops_at_a_full_ring_and_a_truncated_event() {
+    fn spsc_encoded_run_stops_at_a_full_ring() {
         let ring = SpscRing::new(256, usize::MAX);
         let ev = [7u8; 28];
         let block: Vec<u8> = (0..20).flat_map(|_| 28u32.to_le_bytes().into_iter().chain(ev)).collect();
         // No frame open: nothing taken.
-        assert_eq!(unsafe { ring.append_encoded(&block, u64::MAX) }, (0, 0));
+        assert_eq!(unsafe { ring.append_encoded(&block, 20, u64::MAX) }, (0, 0));
         // As many as per-event pushes fit (see spsc_full_ring_seals_the_open_frame_and_refuses).
-        assert_eq!(push_encoded(&ring, &block, u64::MAX, 0), 7);
+        assert_eq!(push_encoded(&ring, &block, 20, u64::MAX, 0), 7);
         assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 7]);
-        // A truncated event is never read past the block's end.
+        // A whole block that fits goes in at once, and seals the frame when
+        // it brings it to N.
         unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0).unwrap() };
-        assert_eq!(unsafe { ring.append_encoded(&block[..32 + 20], u64::MAX) }, (1, 32));
-        assert_eq!(unsafe { ring.append_encoded(&block[..3], u64::MAX) }, (0, 0));
+        assert_eq!(unsafe { ring.append_encoded(&block[..64], 2, 3) }, (2, 64));
+        assert_eq!(ring.open_waited(0), None, "sealed at N");
+        assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 3]);
+        // One that does not fit is cut after the last event that does.
+        unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0).unwrap() };
+        let (n, bytes) = unsafe { ring.append_encoded(&block, 20, u64::MAX) };
+        assert!(n > 0 && n < 20 && bytes == n * 32, "{n} events, {bytes} bytes");
+        unsafe { ring.seal() };
+        assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 1 + n]);
     }
 
     #[test]

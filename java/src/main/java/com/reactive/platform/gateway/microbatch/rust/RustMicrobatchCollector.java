@@ -285,8 +285,15 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
             throw new IllegalArgumentException("offset " + offset + " and count " + count
                     + " do not fit an array of " + events.length + " events");
         }
-        // All checked before any is submitted: a bad batch submits none of its events.
-        for (int i = offset; i < offset + count; i++) {
+        // All checked before any is submitted: a bad batch submits none of its events. The same
+        // pass packs them into this thread's buffer while they fit, so a batch that fits (the usual
+        // case) is read once here.
+        ByteBuffer packed = PACKED.get();
+        int end = offset + count;
+        int room = packed.capacity();
+        int at = 0;
+        int packedEnd = offset;
+        for (int i = offset; i < end; i++) {
             byte[] e = events[i];
             if (e == null) {
                 throw new IllegalArgumentException("event " + i + " is null");
@@ -296,12 +303,27 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
                 throw new IllegalArgumentException("event " + i + " of " + e.length
                         + " bytes exceeds `event.max.bytes` = " + eventMaxBytes);
             }
+            if (packedEnd == i && at + NativeBridge.PACKED_PREFIX + e.length <= room) {
+                packed.putInt(at, e.length);
+                packed.put(at + NativeBridge.PACKED_PREFIX, e);
+                at += NativeBridge.PACKED_PREFIX + e.length;
+                packedEnd = i + 1;
+            }
         }
         checkOpen();
         if (count == 0) {
             return 0;
         }
-        int accepted = submitPacked(events, offset, count);
+        int accepted;
+        if (packedEnd == offset) {
+            accepted = submitPacked(events, offset, count);
+        } else {
+            int n = packedEnd - offset;
+            accepted = NativeBridge.submitPacked(handle, packed, at, n);
+            if (accepted == n && packedEnd < end) {
+                accepted += submitPacked(events, packedEnd, end - packedEnd);
+            }
+        }
         if (accepted < count - 1) {
             // The native side counted the one it refused; the ones after it were never tried.
             rejectedHere.add(count - accepted - 1);
@@ -314,7 +336,8 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
      * and crosses to the native side once per buffer-full ({@link #PACKED_CHUNK_BYTES}, or one
      * event if it is larger): the native side copies whole runs of them into the open frame, so a
      * batch costs about one JNI call and two copies of its bytes instead of four JNI calls per event.
-     * Returns how many were accepted, stopping at the first refused.
+     * Returns how many were accepted, stopping at the first refused. For what did not fit the
+     * buffer in {@link #submitFireAndForget(byte[][], int, int)}'s checking pass.
      */
     private int submitPacked(byte[][] events, int offset, int count) {
         ByteBuffer packed = PACKED.get();
