@@ -29,7 +29,9 @@
 //! Group `submit_call_100B`: one thread, `mb_collector_submit` (C ABI:
 //! panic guard, handle magic check, argument checks, result code) versus
 //! `Handle::submit` (Rust, same stale-safe handle, no C boundary) versus
-//! `Collector::submit` (Rust, no handle). Rings are 64 MiB so the timed
+//! `Collector::submit` (Rust, no handle), and `mb_collector_submit_encoded`
+//! with blocks of 64 pre-encoded events (what the JNI batch submit calls).
+//! Rings are 64 MiB so the timed
 //! stretch of submits never meets a full ring; only the submits are timed,
 //! the flush between stretches is not.
 //!
@@ -45,8 +47,8 @@ use criterion::{criterion_group, BenchmarkGroup, BenchmarkId, Criterion, Samplin
 use microbatch::config::Config;
 use microbatch::error::mb_result;
 use microbatch::ffi::{
-    mb_collector_flush, mb_collector_free, mb_collector_new, mb_collector_status, mb_collector_submit, mb_config_free,
-    mb_config_new, mb_config_set,
+    mb_collector_flush, mb_collector_free, mb_collector_new, mb_collector_status, mb_collector_submit,
+    mb_collector_submit_encoded, mb_config_free, mb_config_new, mb_config_set,
 };
 use microbatch::handle::Handle;
 use microbatch::{Collector, PressureLevel, Status};
@@ -440,6 +442,9 @@ fn collector_throughput(c: &mut Criterion) {
 
 /// Submits per timed stretch; 11.2 MB of records, well inside a 64 MiB ring.
 const STRETCH: u64 = 100_000;
+/// Events per block submit (the Java batch benchmarks' 64); divides STRETCH
+/// closely enough (99,968 events are timed per stretch, STRETCH is counted).
+const BLOCK: usize = 64;
 const BIG_RING: &CStr = c"67108864";
 
 fn timed_stretches(iters: u64, submit: impl Fn(&[u8]), flush: impl Fn()) -> Duration {
@@ -471,6 +476,32 @@ fn submit_call_cost(c: &mut Criterion) {
                     |ev| assert_eq!(mb_collector_submit(handle.0, ev.as_ptr(), ev.len()), mb_result::MB_OK),
                     || handle.flush(),
                 )
+            })
+        });
+    }
+
+    {
+        // The same events, 64 per call, packed in the frame's event encoding
+        // as the JNI batch submit packs them: the Rust side of that path.
+        let handle = CHandle::new(&settings);
+        let ev = event(7);
+        let block: Vec<u8> = (0..BLOCK)
+            .flat_map(|_| (EVENT_BYTES as u32).to_le_bytes().into_iter().chain(ev.iter().copied()))
+            .collect();
+        group.bench_function("ffi_mb_collector_submit_encoded_64", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    for _ in 0..STRETCH / BLOCK as u64 {
+                        let mut accepted = 0;
+                        let r = mb_collector_submit_encoded(handle.0, block.as_ptr(), block.len(), BLOCK, &mut accepted);
+                        assert_eq!(r, mb_result::MB_OK);
+                    }
+                    total += start.elapsed();
+                    handle.flush();
+                }
+                total
             })
         });
     }

@@ -331,6 +331,27 @@ enum mb_result mb_collector_new(const struct mb_config *cfg, struct mb_collector
 enum mb_result mb_collector_submit(struct mb_collector *c, const uint8_t *data, size_t len);
 
 /**
+ * Submits `count` events packed in the frame format's own event encoding
+ * (each a `uint32_t` little-endian length, then that many bytes; `len`
+ * bytes at `data` hold exactly `count` events), fire-and-forget, in order,
+ * as `count` calls of mb_collector_submit would, and stores in
+ * `*accepted_out` how many were taken from the first. Events that fit the
+ * open frame are copied as one run, so a block costs one call and about
+ * one copy of its bytes. Returns MB_OK when all were taken; MB_ERR_FULL
+ * when event `*accepted_out` found no room (after `submit.block.ms`; the
+ * ones after it were not tried: submit them again); MB_ERR_CLOSED once the
+ * collector has been freed (the events before `*accepted_out` were taken).
+ * A block that does not parse as `count` events (MB_ERR_MALFORMED) or
+ * holds an event above `event.max.bytes` (MB_ERR_TOO_LARGE) is refused
+ * whole, with `*accepted_out` = 0. `data` may be NULL when `len` is 0.
+ */
+enum mb_result mb_collector_submit_encoded(struct mb_collector *c,
+                                           const uint8_t *data,
+                                           size_t len,
+                                           size_t count,
+                                           size_t *accepted_out);
+
+/**
  * Submits one event like mb_collector_submit and returns in `*ticket_out` a
  * ticket (never 0) whose outcome arrives through mb_collector_poll_acks
  * (with `tracking.queue=true`), the ack callback, or mb_collector_wait_ack,

@@ -117,6 +117,12 @@ impl Handle {
         unsafe { self.gates.submit(self.gates_id, self.core, event) }
     }
 
+    /// Submits a block of pre-encoded events: see [`Collector::submit_encoded`].
+    pub fn submit_encoded(&self, encoded: &[u8], count: usize) -> (usize, Result<()>) {
+        // SAFETY: as in `submit`.
+        unsafe { self.gates.submit_encoded(self.gates_id, self.core, encoded, count) }
+    }
+
     /// Submits an event to wait for; returns its ticket.
     pub fn submit_tracked(&self, event: &[u8]) -> Result<u64> {
         // SAFETY: as in `submit`.

@@ -166,6 +166,55 @@ fn rust_submit_allocates_nothing(ring: &str) {
     assert_eq!(c.status().delivered, N as u64 + 1);
 }
 
+/// Block submits (`Collector::submit_encoded`) of 64 events: no allocation
+/// in the runs, at frame boundaries or on the per-event path behind them.
+fn rust_block_submit_allocates_nothing(ring: &str) {
+    let c = collector(ring);
+    c.submit(b"warm-up").unwrap();
+    const PER_BLOCK: usize = 64;
+    let mut block = Vec::with_capacity(PER_BLOCK * (4 + EVENT.len()));
+    let (mut ok_allocs, mut full_calls) = (0, 0);
+    for b in 0..N / PER_BLOCK {
+        block.clear();
+        for k in 0..PER_BLOCK {
+            block.extend_from_slice(&(EVENT.len() as u32).to_le_bytes());
+            block.extend_from_slice(&((b * PER_BLOCK + k) as u64).to_le_bytes());
+            block.extend_from_slice(&EVENT[8..]);
+        }
+        let mut rest = &block[..];
+        let mut left = PER_BLOCK;
+        while left > 0 {
+            let (allocs, (n, r)) = count_allocs(|| c.submit_encoded(black_box(rest), left));
+            match r {
+                Ok(()) => ok_allocs += allocs,
+                Err(e) if e.code() == Code::MB_ERR_FULL => {
+                    full_calls += 1;
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("block {b} failed: {}", e.message()),
+            }
+            rest = &rest[n * (4 + EVENT.len())..];
+            left -= n;
+        }
+    }
+    assert_eq!(ok_allocs, 0, "Collector::submit_encoded ({ring}) allocated");
+    if full_calls > 0 {
+        eprintln!("note: {ring}: {full_calls} block submits met a full ring");
+    }
+    c.flush(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(c.status().delivered, (N / PER_BLOCK * PER_BLOCK) as u64 + 1);
+}
+
+#[test]
+fn collector_block_submit_spsc_allocates_nothing() {
+    rust_block_submit_allocates_nothing("spsc");
+}
+
+#[test]
+fn collector_block_submit_mpsc_allocates_nothing() {
+    rust_block_submit_allocates_nothing("mpsc");
+}
+
 #[test]
 fn collector_submit_spsc_allocates_nothing() {
     rust_submit_allocates_nothing("spsc");

@@ -435,6 +435,22 @@ impl Collector {
         unsafe { self.core.gates.submit(self.gates_id, Arc::as_ptr(&self.core), event) }
     }
 
+    /// Submits a block of events already in the frame's event encoding
+    /// (each a `u32` little-endian length, then that many bytes; `count`
+    /// events filling `encoded` exactly), in order, as `count` calls of
+    /// [`Collector::submit`] would, with one copy per run of events that
+    /// fit the open frame. Returns how many were taken, from the first, and
+    /// Ok when that is all of them; else the error of the event that
+    /// stopped the block: MB_ERR_FULL (no room after `submit.block.ms`; it
+    /// is counted rejected and the ones after it were not tried) or
+    /// MB_ERR_CLOSED. A block that does not parse as `count` events
+    /// (MB_ERR_MALFORMED) or holds one above `event.max.bytes`
+    /// (MB_ERR_TOO_LARGE) is refused whole: `(0, Err)`. Never allocates.
+    pub fn submit_encoded(&self, encoded: &[u8], count: usize) -> (usize, Result<()>) {
+        // SAFETY: as in `submit`.
+        unsafe { self.core.gates.submit_encoded(self.gates_id, Arc::as_ptr(&self.core), encoded, count) }
+    }
+
     /// Submits an event and returns a ticket to wait for its delivery with
     /// [`Collector::wait`].
     pub fn submit_tracked(&self, event: &[u8]) -> Result<u64> {

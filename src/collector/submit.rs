@@ -6,6 +6,7 @@
 use super::gate::{self, Entry, Held, Lessee, SpscGate, Who};
 use super::Core;
 use crate::error::{Code, Error, Result};
+use crate::frame::EVENT_PREFIX;
 use crate::ring::{Ring, RingKind, SpscRing};
 use crossbeam_utils::{Backoff, CachePadded};
 use std::cell::Cell;
@@ -34,8 +35,40 @@ impl Gate {
     /// Release pairs with the Acquire in `Gates::submitted`.
     #[inline(always)]
     fn count_spsc(&self) {
-        self.submitted.store(self.submitted.load(Ordering::Relaxed) + 1, Ordering::Release);
+        self.count_spsc_many(1);
     }
+
+    /// Counts `n` events accepted into this SPSC partition's ring at once
+    /// (a run of a block); as [`Gate::count_spsc`].
+    #[inline(always)]
+    fn count_spsc_many(&self, n: u64) {
+        self.submitted.store(self.submitted.load(Ordering::Relaxed) + n, Ordering::Release);
+    }
+}
+
+/// Times a submit that finds its ring full (with `submit.block.ms` left)
+/// yields its core before it starts sleeping between attempts, as the Java
+/// collector's back-off does.
+const FULL_YIELDS: u32 = 16;
+
+/// Bytes of a block appended under one entry of a gate before it is left
+/// and entered again: a flush thread waiting to seal a due frame waits for
+/// at most this much copying, however large the block.
+const BLOCK_STRETCH_BYTES: usize = 64 << 10;
+
+/// Splits the first event off a block in the frame's event encoding; the
+/// block was checked by [`Gates::check_block`], so the event is whole.
+#[inline(always)]
+fn split_event(block: &[u8]) -> (&[u8], &[u8]) {
+    let len = u32::from_le_bytes(block[..EVENT_PREFIX].try_into().unwrap()) as usize;
+    let (event, rest) = block[EVENT_PREFIX..].split_at(len);
+    (event, rest)
+}
+
+/// The refusal of an event above `event.max.bytes`, worded the same for a
+/// single submit and a block.
+fn too_large(len: usize, max: usize) -> Error {
+    Error::new(Code::MB_ERR_TOO_LARGE, format!("event of {len} bytes exceeds event.max.bytes = {max}"))
 }
 
 /// Admission control for all partitions. Outlives the collector when a C or
@@ -312,6 +345,165 @@ impl Gates {
         self.submit_slow(core, event, false).map(|_| ())
     }
 
+    /// Submits a block of events already in the frame's event encoding
+    /// (`u32` LE length, then the bytes, `count` times, filling `encoded`
+    /// exactly), in order, as `count` untagged submits would. Returns how
+    /// many were taken, from the first, and Ok when that is all of them;
+    /// else the error of the event that stopped the block: MB_ERR_FULL
+    /// (refused for lack of room after `submit.block.ms`, counted rejected;
+    /// the rest were not tried) or MB_ERR_CLOSED. A block that does not
+    /// parse (MB_ERR_MALFORMED) or holds an event above `event.max.bytes`
+    /// (MB_ERR_TOO_LARGE, that event counted rejected) is refused whole,
+    /// before any of it is taken.
+    ///
+    /// With SPSC rings the events that fit the open frame go in with one
+    /// copy per run ([`SpscRing::append_encoded`]) under one entry of the
+    /// gate; the event at a frame boundary takes the ring's per-event push,
+    /// which seals, opens or re-measures; a full ring, a held or closed
+    /// gate, a thread's first submit and MPSC rings take the per-event
+    /// submit, one event at a time.
+    ///
+    /// # Safety
+    /// As for `submit`.
+    pub(crate) unsafe fn submit_encoded(
+        &self,
+        gates_id: u64,
+        core: *const Core,
+        encoded: &[u8],
+        count: usize,
+    ) -> (usize, Result<()>) {
+        if let Err(e) = self.check_block(core, encoded, count) {
+            return (0, Err(e));
+        }
+        let mut rest = encoded;
+        let mut done = 0;
+        while !rest.is_empty() {
+            if self.kind == RingKind::Spsc {
+                let (events, bytes) = Self::try_append_encoded_home(gates_id, core, rest, count - done);
+                if events > 0 {
+                    done += events;
+                    rest = &rest[bytes..];
+                    continue;
+                }
+            }
+            let (event, next) = split_event(rest);
+            if let Err(e) = self.submit(gates_id, core, event) {
+                return (done, Err(e));
+            }
+            done += 1;
+            rest = next;
+        }
+        (done, Ok(()))
+    }
+
+    /// Checks that `encoded` is exactly `count` whole events, none above
+    /// `event.max.bytes`. Reads the block once; touches the collector only
+    /// to count a too-large event rejected.
+    ///
+    /// # Safety
+    /// As for `submit`.
+    unsafe fn check_block(&self, core: *const Core, encoded: &[u8], count: usize) -> Result<()> {
+        let max = self.gate(0).event_max_bytes;
+        let (mut at, mut events, mut largest) = (0usize, 0usize, 0usize);
+        while at < encoded.len() {
+            let Some(prefix) = encoded.get(at..at + EVENT_PREFIX) else { break };
+            let len = u32::from_le_bytes(prefix.try_into().unwrap()) as usize;
+            largest = largest.max(len);
+            at += EVENT_PREFIX + len;
+            events += 1;
+        }
+        if at != encoded.len() || events != count {
+            return Err(Error::new(
+                Code::MB_ERR_MALFORMED,
+                format!(
+                    "an encoded block of {} bytes must hold exactly {count} events, each a u32 little-endian \
+                     length and that many bytes; it does not (it parses as {events} events, ending at byte {at})",
+                    encoded.len()
+                ),
+            ));
+        }
+        if largest > max {
+            // Counted as a single submit of it would be, inside the gate,
+            // where the collector is alive.
+            let home = self.home();
+            let Some(_inside) = Entered::new(self, &home) else { return Err(Error::closed()) };
+            (*core).accounting.count_rejected();
+            return Err(too_large(largest, max));
+        }
+        Ok(())
+    }
+
+    /// One attempt at a stretch of a block through this thread's [`Home`]
+    /// (SPSC rings): enters the gate as [`Gates::try_submit_home`] does and
+    /// appends runs until the block, the stretch or the ring's room ends.
+    /// Returns (events, bytes) taken and counted; (0, 0) with nothing done
+    /// when there is no home yet, the gate is held or closed, or the ring
+    /// is full: the per-event submit handles those.
+    ///
+    /// # Safety
+    /// As for `submit`.
+    #[inline]
+    unsafe fn try_append_encoded_home(gates_id: u64, core: *const Core, block: &[u8], count: usize) -> (usize, usize) {
+        let home = HOME.get();
+        if home.gates_id != gates_id || home.spsc.is_null() {
+            return (0, 0);
+        }
+        // SAFETY: a matching id means `home.gate` points into the caller's
+        // live Gates (see `Home`).
+        let gate = &*home.gate;
+        if gate.spsc.try_enter_leased(home.lessee) {
+            let taken = Self::append_encoded_home(gate, &home, core, block, count);
+            SpscGate::exit_leased(home.lessee);
+            taken
+        } else if gate.spsc.try_lock() {
+            let taken = Self::append_encoded_home(gate, &home, core, block, count);
+            gate.spsc.exit_locked(Who::Submitter(home.lessee));
+            taken
+        } else {
+            (0, 0)
+        }
+    }
+
+    /// [`Gates::try_append_encoded_home`]'s work inside the gate.
+    ///
+    /// # Safety
+    /// As for `append_home`; `core` is the collector's (alive: the gate is
+    /// open); `block` passed [`Gates::check_block`] and holds `count` events.
+    #[inline(always)]
+    unsafe fn append_encoded_home(
+        gate: &Gate,
+        home: &Home,
+        core: *const Core,
+        block: &[u8],
+        count: usize,
+    ) -> (usize, usize) {
+        let ring = &*home.spsc;
+        // Read once per stretch: a frame open when N shrinks is sealed by
+        // its next event, as on the per-event path.
+        let max_events = gate.max_events.load(Ordering::Relaxed);
+        let (mut events, mut bytes) = (0usize, 0usize);
+        while bytes < block.len() && bytes < BLOCK_STRETCH_BYTES {
+            let (n, b) = ring.append_encoded(&block[bytes..], count - events, max_events);
+            events += n;
+            bytes += b;
+            if bytes == block.len() || bytes >= BLOCK_STRETCH_BYTES {
+                break;
+            }
+            // The next event does not fit the open frame as last measured,
+            // or no frame is open: the per-event push seals, opens or
+            // re-measures. A full ring is left to the per-event submit,
+            // which waits for room outside the gate.
+            let (event, _) = split_event(&block[bytes..]);
+            if ring.push_tagged(event, None, max_events, || (*core).clock.exact_us()).is_err() {
+                break;
+            }
+            events += 1;
+            bytes += EVENT_PREFIX + event.len();
+        }
+        gate.count_spsc_many(events as u64);
+        (events, bytes)
+    }
+
     /// Submits an event whose delivery the caller will wait for; returns its
     /// ticket.
     ///
@@ -468,6 +660,7 @@ impl Gates {
         let home = self.home();
         let p = home.partition;
         let mut deadline: Option<Instant> = None;
+        let mut full_rounds = 0u32;
         loop {
             let Some(inside) = Entered::new(self, &home) else {
                 return Err(Error::closed());
@@ -477,10 +670,7 @@ impl Gates {
             let core = &*core;
             if event.len() > core.event_max_bytes {
                 core.accounting.count_rejected();
-                return Err(Error::new(
-                    Code::MB_ERR_TOO_LARGE,
-                    format!("event of {} bytes exceeds event.max.bytes = {}", event.len(), core.event_max_bytes),
-                ));
+                return Err(too_large(event.len(), core.event_max_bytes));
             }
             let (tag, ticket) = if tracked {
                 let tracker = &core.accounting.tracker;
@@ -524,7 +714,16 @@ impl Gates {
             }
             // Wait outside the gate so close() and other producers proceed.
             drop(inside);
-            std::thread::sleep(Duration::from_micros(50));
+            full_rounds += 1;
+            if full_rounds <= FULL_YIELDS {
+                // First hand the core to whoever is ready to run: on a busy
+                // machine that is often the flush thread that frees the
+                // room, and a yield costs microseconds where a sleep costs
+                // a timer's slack.
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
+            }
         }
     }
 }

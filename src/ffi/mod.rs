@@ -174,6 +174,38 @@ extern "C" fn submit_checked(c: *mut Handle, data: *const u8, len: usize) -> mb_
     })
 }
 
+/// Submits `count` events packed in the frame format's own event encoding
+/// (each a `uint32_t` little-endian length, then that many bytes; `len`
+/// bytes at `data` hold exactly `count` events), fire-and-forget, in order,
+/// as `count` calls of mb_collector_submit would, and stores in
+/// `*accepted_out` how many were taken from the first. Events that fit the
+/// open frame are copied as one run, so a block costs one call and about
+/// one copy of its bytes. Returns MB_OK when all were taken; MB_ERR_FULL
+/// when event `*accepted_out` found no room (after `submit.block.ms`; the
+/// ones after it were not tried: submit them again); MB_ERR_CLOSED once the
+/// collector has been freed (the events before `*accepted_out` were taken).
+/// A block that does not parse as `count` events (MB_ERR_MALFORMED) or
+/// holds an event above `event.max.bytes` (MB_ERR_TOO_LARGE) is refused
+/// whole, with `*accepted_out` = 0. `data` may be NULL when `len` is 0.
+#[no_mangle]
+pub extern "C" fn mb_collector_submit_encoded(
+    c: *mut Handle,
+    data: *const u8,
+    len: usize,
+    count: usize,
+    accepted_out: *mut usize,
+) -> mb_result {
+    guard(|| {
+        let accepted_out = non_null_mut(accepted_out, "accepted_out")?;
+        *accepted_out = 0;
+        // SAFETY: as in mb_collector_submit.
+        let handle = unsafe { Handle::from_ptr(c) }?;
+        let (accepted, result) = handle.submit_encoded(bytes(data, len, "data")?, count);
+        *accepted_out = accepted;
+        result
+    })
+}
+
 /// Submits one event like mb_collector_submit and returns in `*ticket_out` a
 /// ticket (never 0) whose outcome arrives through mb_collector_poll_acks
 /// (with `tracking.queue=true`), the ack callback, or mb_collector_wait_ack,

@@ -4,14 +4,17 @@
 //!
 //! Every entry point runs inside [`run`], which turns an error into a Java
 //! exception from one table ([`throw`]: IllegalArgumentException for bad
-//! arguments and configuration, IllegalStateException for a closed
+//! arguments (a malformed packed block included) and configuration,
+//! IllegalStateException for a closed
 //! collector, `MicrobatchException` with the result code for the rest),
 //! catches panics (`MicrobatchException` with `PANIC`), never throws over an
 //! exception already pending, and returns a harmless default. Handles cross
 //! as `long`s: a handle stays valid after it is freed (a husk that answers
 //! "closed", see [`crate::handle`]), so a Java caller racing `close` with
 //! other calls gets IllegalStateException, never a crash. Whole batches
-//! cross in one call (`submitBatch`, `submitTrackedBatch`, `pollAcks`).
+//! cross in one call (`submitPacked`, `submitBatch`, `submitTrackedBatch`,
+//! `pollAcks`); `submitPacked` takes the events packed by the Java side in
+//! one direct buffer, so the crossing costs no JNI call per event.
 
 mod sink;
 
@@ -60,7 +63,7 @@ fn throw(env: &mut JNIEnv<'_>, error: &Error) {
     }
     let message = error.message();
     let class = match error.code() {
-        Code::MB_ERR_INVALID_CONFIG | Code::MB_ERR_NULL_ARG | Code::MB_ERR_TOO_LARGE => {
+        Code::MB_ERR_INVALID_CONFIG | Code::MB_ERR_NULL_ARG | Code::MB_ERR_TOO_LARGE | Code::MB_ERR_MALFORMED => {
             Some("java/lang/IllegalArgumentException")
         }
         Code::MB_ERR_CLOSED => Some("java/lang/IllegalStateException"),
@@ -242,6 +245,72 @@ pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_Native
             Err(e) => Err(e),
         })
     })
+}
+
+/// `int submitPacked(long handle, ByteBuffer packed, int bytes, int count)`:
+/// submits the `count` events packed in the first `bytes` bytes of the
+/// direct buffer `packed`, in the frame format's event encoding (each a u32
+/// little-endian length, then the bytes), in order until one is refused for
+/// lack of room; returns how many were accepted. One crossing and about one
+/// copy per block ([`Handle::submit_encoded`]). A heap buffer, a capacity
+/// under `bytes`, negative sizes, or a block that is not `count` events
+/// throw IllegalArgumentException with nothing submitted.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_submitPacked<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    packed: JByteBuffer<'l>,
+    bytes: jint,
+    count: jint,
+) -> jint {
+    run(&mut env, 0, |env| {
+        let handle = handle(h)?;
+        let block = direct_bytes(env, &packed, bytes)?;
+        if count < 0 {
+            return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("count {count} is negative")));
+        }
+        match handle.submit_encoded(block, count as usize) {
+            (accepted, Ok(())) => Ok(accepted as jint),
+            (accepted, Err(e)) if e.code() == Code::MB_ERR_FULL => Ok(accepted as jint),
+            (_, Err(e)) => Err(e),
+        }
+    })
+}
+
+/// The first `bytes` bytes of the direct buffer `buffer`, checked against
+/// its capacity. Two calls through the JNI function table, without the
+/// wrapper's exception checks, which cannot fire here.
+fn direct_bytes<'b>(env: &mut JNIEnv<'_>, buffer: &JByteBuffer<'_>, bytes: jint) -> Result<&'b [u8]> {
+    if buffer.is_null() {
+        return Err(Error::new(Code::MB_ERR_NULL_ARG, "the packed buffer is null"));
+    }
+    let raw = env.get_raw();
+    // SAFETY: this thread's JNIEnv, inside a native call on it; `buffer` is a
+    // live non-null local reference. Both functions answer NULL / -1 for a
+    // buffer that is not direct, and raise nothing.
+    let (address, capacity) = unsafe {
+        let functions = &**raw;
+        let (Some(address_of), Some(capacity_of)) = (functions.GetDirectBufferAddress, functions.GetDirectBufferCapacity)
+        else {
+            return Err(Error::new(Code::MB_ERR_INTERNAL, "the JVM's JNI function table lacks GetDirectBufferAddress"));
+        };
+        (address_of(raw, buffer.as_raw()) as *const u8, capacity_of(raw, buffer.as_raw()))
+    };
+    if address.is_null() || capacity < 0 {
+        return Err(Error::new(Code::MB_ERR_NULL_ARG, "the packed buffer must be a direct ByteBuffer"));
+    }
+    if bytes < 0 || bytes as i64 > capacity {
+        return Err(Error::new(
+            Code::MB_ERR_NULL_ARG,
+            format!("{bytes} packed bytes do not fit a buffer of capacity {capacity}"),
+        ));
+    }
+    // SAFETY: a direct buffer holds `capacity` bytes at `address`, and
+    // `bytes` is within it; the Java caller does not write the buffer during
+    // the call (it is the calling thread's own), and the slice does not
+    // outlive the call.
+    Ok(unsafe { std::slice::from_raw_parts(address, bytes as usize) })
 }
 
 /// Runs `f` on the bytes of `events[offset..offset+count)` in order while

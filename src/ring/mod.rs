@@ -362,6 +362,90 @@ mod tests {
         assert_eq!(frames[1].2, vec![(0, 16), (1, 17), (2, 18), (3, 19)]);
     }
 
+    /// Appends `block` (whole encoded events) as the collector does: runs
+    /// with one copy, the event at a frame boundary through `push_tagged`.
+    /// Returns the events taken before the ring filled.
+    fn push_encoded(ring: &SpscRing, block: &[u8], count: usize, max_events: u64, stamp: u32) -> usize {
+        let (mut taken, mut at) = (0, 0);
+        while at < block.len() {
+            let (n, b) = unsafe { ring.append_encoded(&block[at..], count - taken, max_events) };
+            taken += n;
+            at += b;
+            if at == block.len() {
+                break;
+            }
+            let len = u32::from_le_bytes(block[at..at + 4].try_into().unwrap()) as usize;
+            if unsafe { ring.push_tagged(&block[at + 4..at + 4 + len], None, max_events, || stamp) }.is_err() {
+                break;
+            }
+            taken += 1;
+            at += 4 + len;
+        }
+        taken
+    }
+
+    #[test]
+    fn spsc_encoded_runs_build_the_frames_per_event_pushes_build() {
+        // Small ring, small frame cap, small N: runs stop at every kind of
+        // boundary (N, frame bytes, buffer end, free space) and wrap often.
+        for (max_frame, max_events) in [(usize::MAX, 5u64), (120, 1000), (200, 3), (usize::MAX, 1)] {
+            let one = SpscRing::new(1024, max_frame);
+            let runs = SpscRing::new(1024, max_frame);
+            let (mut a, mut b, mut sent) = (Vec::new(), Vec::new(), Vec::new());
+            for round in 0..400usize {
+                let events: Vec<Vec<u8>> = (0..round % 9).map(|k| event(round * 3 + k)).collect();
+                let block: Vec<u8> = events
+                    .iter()
+                    .flat_map(|e| (e.len() as u32).to_le_bytes().into_iter().chain(e.iter().copied()))
+                    .collect();
+                for e in &events {
+                    unsafe { one.push_tagged(e, None, max_events, || round as u32).unwrap() };
+                }
+                assert_eq!(push_encoded(&runs, &block, events.len(), max_events, round as u32), events.len());
+                sent.extend(events);
+                if round % 4 == 3 {
+                    unsafe { one.seal() };
+                    unsafe { runs.seal() };
+                }
+                a.extend(drain_frames(&one));
+                b.extend(drain_frames(&runs));
+            }
+            unsafe { one.seal() };
+            unsafe { runs.seal() };
+            a.extend(drain_frames(&one));
+            b.extend(drain_frames(&runs));
+            assert_eq!(a, b, "frame cap {max_frame}, N {max_events}");
+            assert!(b.iter().all(|(_, events, _)| events.len() as u64 <= max_events));
+            let got: Vec<Vec<u8>> = b.into_iter().flat_map(|(_, events, _)| events).collect();
+            assert_eq!(got, sent);
+            assert_eq!(runs.used_bytes(), 0);
+        }
+    }
+
+    #[test]
+    fn spsc_encoded_run_stops_at_a_full_ring() {
+        let ring = SpscRing::new(256, usize::MAX);
+        let ev = [7u8; 28];
+        let block: Vec<u8> = (0..20).flat_map(|_| 28u32.to_le_bytes().into_iter().chain(ev)).collect();
+        // No frame open: nothing taken.
+        assert_eq!(unsafe { ring.append_encoded(&block, 20, u64::MAX) }, (0, 0));
+        // As many as per-event pushes fit (see spsc_full_ring_seals_the_open_frame_and_refuses).
+        assert_eq!(push_encoded(&ring, &block, 20, u64::MAX, 0), 7);
+        assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 7]);
+        // A whole block that fits goes in at once, and seals the frame when
+        // it brings it to N.
+        unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0).unwrap() };
+        assert_eq!(unsafe { ring.append_encoded(&block[..64], 2, 3) }, (2, 64));
+        assert_eq!(ring.open_waited(0), None, "sealed at N");
+        assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 3]);
+        // One that does not fit is cut after the last event that does.
+        unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0).unwrap() };
+        let (n, bytes) = unsafe { ring.append_encoded(&block, 20, u64::MAX) };
+        assert!(n > 0 && n < 20 && bytes == n * 32, "{n} events, {bytes} bytes");
+        unsafe { ring.seal() };
+        assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 1 + n]);
+    }
+
     #[test]
     fn largest_event_fits_at_any_offset() {
         let cap = 256;

@@ -296,6 +296,58 @@ impl SpscRing {
         true
     }
 
+    /// Appends the longest run of whole events from the start of `encoded`
+    /// (`count` events already in the frame's event encoding: `u32` LE
+    /// length, then the bytes) that fits the open frame as last measured,
+    /// with one copy, and seals the frame if the run brings it to
+    /// `max_events`. Returns (events, bytes) taken; (0, 0), with nothing
+    /// written, when no frame is open or the first event does not fit:
+    /// [`SpscRing::push_tagged`] then opens, seals or re-measures.
+    ///
+    /// When the whole block fits, which is the common case (frames hold
+    /// thousands of events, blocks tens), it goes in without a look at its
+    /// lengths; otherwise the lengths are walked to find where the run ends.
+    /// The bytes land exactly where per-event appends would have put them,
+    /// and, as for those, the frame's seal publishes them.
+    ///
+    /// # Safety
+    /// As for `push_tagged`; and `encoded` holds exactly `count` whole
+    /// events (the frame's header will count them).
+    #[inline]
+    pub unsafe fn append_encoded(&self, encoded: &[u8], count: usize, max_events: u64) -> (usize, usize) {
+        let p = &self.producer;
+        let fill = p.fill.get();
+        // `fill_limit` is 0 when no frame is open: no room, nothing taken.
+        let room = p.fill_limit.get().saturating_sub(fill);
+        let first = p.events.get() as u64;
+        let (events, bytes) = if encoded.len() <= room && first + count as u64 <= max_events {
+            (first + count as u64, encoded.len())
+        } else {
+            let (mut events, mut bytes) = (first, 0usize);
+            while events < max_events {
+                let Some(prefix) = encoded.get(bytes..bytes + EVENT_PREFIX) else { break };
+                let next = bytes + EVENT_PREFIX + u32::from_le_bytes(prefix.try_into().unwrap()) as usize;
+                if next > room || next > encoded.len() {
+                    break;
+                }
+                bytes = next;
+                events += 1;
+            }
+            (events, bytes)
+        };
+        if bytes == 0 {
+            return (0, 0);
+        }
+        // Not yet sealed, so the consumer does not read these bytes.
+        self.buf.write((p.seg.get() & self.mask) + SEG_HEADER + fill, &encoded[..bytes]);
+        p.fill.set(fill + bytes);
+        p.events.set(events as u32);
+        if events >= max_events {
+            self.seal();
+        }
+        ((events - first) as usize, bytes)
+    }
+
     /// Everything but the fast path: tags, a fresh look at the free space,
     /// sealing, opening. Out of line to keep the fast path small.
     #[inline(never)]

@@ -138,6 +138,51 @@ class NativeBridgeMisuseTest {
         assertEquals(1, status[NativeBridge.SUBMITTED]);
     }
 
+    /** Two events packed as submitPacked takes them: 3 bytes, then an empty one (11 bytes). */
+    private static ByteBuffer packedPair() {
+        ByteBuffer packed = ByteBuffer.allocateDirect(64).order(ByteOrder.LITTLE_ENDIAN);
+        packed.putInt(0, 3).put(4, new byte[] {1, 2, 3}).putInt(7, 0);
+        return packed;
+    }
+
+    @Test
+    void aPackedBlockMustBeDirectFitItsBufferAndHoldExactlyCountEvents() {
+        ByteBuffer packed = packedPair();
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitPacked(handle, null, 11, 2));
+        ByteBuffer heap = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
+        heap.putInt(0, 3).put(4, new byte[] {1, 2, 3}).putInt(7, 0);
+        IllegalArgumentException notDirect = assertThrows(IllegalArgumentException.class,
+                () -> NativeBridge.submitPacked(handle, heap, 11, 2));
+        assertTrue(notDirect.getMessage().contains("direct"), notDirect.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitPacked(handle, packed.slice(0, 8), 11, 2),
+                "a capacity under the packed bytes");
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitPacked(handle, packed, 65, 2));
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitPacked(handle, packed, -1, 2));
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitPacked(handle, packed, 11, -1));
+        for (int count : new int[] {0, 1, 3, Integer.MAX_VALUE}) {
+            IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
+                    () -> NativeBridge.submitPacked(handle, packed, 11, count), () -> "count " + count);
+            assertTrue(wrong.getMessage().contains("must hold exactly " + count + " events"), wrong.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitPacked(handle, packed, 10, 2), "truncated");
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitPacked(handle, packed, 12, 2), "a stray byte");
+        ByteBuffer large = ByteBuffer.allocateDirect(200).order(ByteOrder.LITTLE_ENDIAN).putInt(0, 101);
+        IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
+                () -> NativeBridge.submitPacked(handle, large, 105, 1));
+        assertTrue(tooLarge.getMessage().contains("exceeds event.max.bytes = 100"), tooLarge.getMessage());
+        long[] status = new long[NativeBridge.STATUS_FIELDS.size()];
+        NativeBridge.status(handle, status);
+        assertEquals(0, status[NativeBridge.SUBMITTED], "nothing was submitted by the refused calls");
+        assertEquals(1, status[NativeBridge.REJECTED], "the too-large event");
+
+        assertEquals(0, NativeBridge.submitPacked(handle, packed, 0, 0));
+        assertEquals(2, NativeBridge.submitPacked(handle, packed, 11, 2));
+        NativeBridge.flush(handle, 5_000);
+        NativeBridge.status(handle, status);
+        assertEquals(2, status[NativeBridge.SUBMITTED]);
+        assertEquals(2, status[NativeBridge.DELIVERED]);
+    }
+
     @Test
     void theAckBufferMustBeDirectAlignedAndHoldARecord() {
         assertThrows(IllegalArgumentException.class, () -> NativeBridge.pollAcks(handle, null, 0));
@@ -200,6 +245,7 @@ class NativeBridgeMisuseTest {
         assertThrows(IllegalStateException.class, () -> NativeBridge.submit(handle, new byte[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitTracked(handle, new byte[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitBatch(handle, new byte[][] {new byte[1]}, 0, 1));
+        assertThrows(IllegalStateException.class, () -> NativeBridge.submitPacked(handle, packedPair(), 11, 2));
         assertThrows(IllegalStateException.class,
                 () -> NativeBridge.submitTrackedBatch(handle, new byte[][] {new byte[1]}, 0, 1, new long[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.flush(handle, 100));
@@ -220,6 +266,7 @@ class NativeBridgeMisuseTest {
         assertThrows(IllegalStateException.class, () -> NativeBridge.submit(0, new byte[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitTracked(0, new byte[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitBatch(0, new byte[][] {new byte[1]}, 0, 1));
+        assertThrows(IllegalStateException.class, () -> NativeBridge.submitPacked(0, packedPair(), 11, 2));
         assertThrows(IllegalStateException.class, () -> NativeBridge.pollAcks(0, ackBuffer(1), 0));
         assertThrows(IllegalStateException.class, () -> NativeBridge.flush(0, 0));
         assertThrows(IllegalStateException.class, () -> NativeBridge.status(0, new long[NativeBridge.STATUS_FIELDS.size()]));

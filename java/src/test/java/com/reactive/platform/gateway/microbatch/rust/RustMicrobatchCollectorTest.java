@@ -81,6 +81,66 @@ class RustMicrobatchCollectorTest {
         }
     }
 
+    /**
+     * Batch submits cross packed, in pieces of {@link RustMicrobatchCollector#PACKED_CHUNK_BYTES}:
+     * batches spanning several pieces, an event larger than a piece (the thread's buffer grows),
+     * empty events and single submits in between all arrive once, in order.
+     */
+    @Test
+    void packedBatchesArriveWholeAndInOrderAcrossPieces() throws Exception {
+        List<byte[]> received = new ArrayList<>();
+        BatchSink sink = (frame, eventCount) -> {
+            List<byte[]> mine = new ArrayList<>();
+            com.reactive.platform.gateway.microbatch.Frames.forEach(frame, ev -> {
+                byte[] b = new byte[ev.remaining()];
+                ev.get(b);
+                mine.add(b);
+            });
+            assertEquals(eventCount, mine.size());
+            synchronized (received) {
+                received.addAll(mine);
+            }
+        };
+        int big = RustMicrobatchCollector.PACKED_CHUNK_BYTES + 1000;
+        List<byte[]> sent = new ArrayList<>();
+        try (RustMicrobatchCollector c = open(Map.of("event.max.bytes", String.valueOf(big),
+                "batch.max.bytes", String.valueOf(4 * big), "partitions", "1", "submit.block.ms", "10000"), sink)) {
+            int id = 0;
+            for (int round = 0; round < 40; round++) {
+                int n = round * 97 % 1500;
+                byte[][] batch = new byte[n + 2][];
+                for (int i = 0; i < n; i++) {
+                    int len = id % 13 == 0 ? 0 : 4 + (id * 31) % 300;
+                    byte[] e = new byte[len];
+                    if (len >= 4) {
+                        ByteBuffer.wrap(e).putInt(id);
+                    }
+                    batch[i + 1] = e;
+                    id++;
+                }
+                if (round % 10 == 3 && n > 0) {
+                    batch[1 + n / 2] = new byte[big]; // larger than a piece
+                    batch[1 + n / 2][0] = (byte) round;
+                }
+                // offset 1: the slice of the array is what counts.
+                assertEquals(n, c.submitFireAndForget(batch, 1, n));
+                sent.addAll(Arrays.asList(batch).subList(1, n + 1));
+                byte[] single = ("single " + round).getBytes();
+                assertTrue(c.submitFireAndForget(single));
+                sent.add(single);
+            }
+            c.flush(Duration.ofSeconds(30));
+            Status st = c.status();
+            assertEquals(sent.size(), st.submitted());
+            assertEquals(sent.size(), st.delivered());
+            assertEquals(0, st.rejected());
+        }
+        assertEquals(sent.size(), received.size());
+        for (int i = 0; i < sent.size(); i++) {
+            assertTrue(Arrays.equals(sent.get(i), received.get(i)), "event " + i + " differs");
+        }
+    }
+
     @Test
     void aHundredThousandOutstandingFuturesCostOnlyMemoryAndAllComplete() throws Exception {
         int n = 100_000;
