@@ -168,7 +168,9 @@ impl SpscGate {
         if self.state.load(Ordering::Relaxed) != me.token {
             return false;
         }
-        // SAFETY: `busy` outlives every gate holding the token (`Lessee`).
+        // SAFETY: a `Lessee`'s flag stays valid as long as any gate may hold
+        // its token (the field's contract; the collector leaks one flag per
+        // thread and never frees it), and this gate held `me.token` just now.
         let busy = unsafe { &*me.busy };
         busy.store(1, Ordering::Relaxed);
         // Orders the store of `busy` before the load of the word against a
@@ -246,7 +248,10 @@ impl SpscGate {
         // Relaxed: written before the token's Release store, which our
         // Acquire RMW read.
         let busy = self.owner_busy.load(Ordering::Relaxed) as usize as *const AtomicU32;
-        // SAFETY: the owner's flag outlives every gate holding its token.
+        // SAFETY: `owner_busy` is the flag of the lessee whose token our
+        // Acquire RMW took out of the word (stored before the Release that
+        // put the token in), and a lessee's flag outlives every gate that
+        // may hold its token (`Lessee`).
         let busy = unsafe { &*busy };
         barrier::heavy();
         let mut wait = Wait::new();
@@ -273,7 +278,8 @@ impl SpscGate {
     pub fn exit_leased(me: Lessee) {
         // Release: everything written inside happens-before a revoker's
         // Acquire load of the flag.
-        // SAFETY: see `Lessee`.
+        // SAFETY: `me` entered through its lease, so `me.busy` is the flag
+        // of a token this gate held, valid as long as that (`Lessee`).
         unsafe { &*me.busy }.store(0, Ordering::Release);
     }
 
@@ -413,7 +419,8 @@ mod barrier {
     /// The revoker's half: a full fence on every CPU running one of our
     /// threads. Only called once available() returned true.
     pub fn heavy() {
-        // SAFETY: as above.
+        // SAFETY: membarrier takes no pointers; the command only runs a
+        // fence on our threads' CPUs.
         let r = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
         // Registered in available(), and no lease exists otherwise; a failure
         // here would mean the kernel broke its promise: do not go on unsafely.
