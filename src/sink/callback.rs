@@ -21,6 +21,8 @@ pub struct FrameCallback {
 // SAFETY: the C API documents that the callback may run on any flush thread
 // and that `ctx` must tolerate that; Rust never dereferences `ctx`.
 unsafe impl Send for FrameCallback {}
+// SAFETY: as for Send: the C API documents that several flush threads may
+// call the callback at once with the same `ctx`.
 unsafe impl Sync for FrameCallback {}
 
 pub struct CallbackSink {
@@ -35,8 +37,11 @@ impl CallbackSink {
 
 impl Sink for CallbackSink {
     fn send(&self, frame: &[u8], events: u32, completion: Completion) {
-        // SAFETY: the frame outlives the call; the callback's contract is the
-        // caller's (see mb_config_set_frame_callback).
+        // SAFETY: `frame` is a live slice for the whole call, so the pointer
+        // and length describe readable bytes; what the callback does with
+        // them and with `ctx` is the contract its registrant accepted (see
+        // mb_config_set_frame_callback: thread-safe, the frame valid only
+        // during the call).
         let rc = unsafe { (self.callback.cb)(self.callback.ctx, frame.as_ptr(), frame.len(), events) };
         if rc == 0 {
             completion.delivered();
