@@ -79,14 +79,37 @@ pub const fn token(thread_no: usize) -> u64 {
 }
 
 /// A submitting thread as the gate sees it: may hold a lease.
+///
+/// The gate dereferences `busy` without a check, so a `Lessee` is made only
+/// through the `unsafe` [`Lessee::new`]; a struct literal outside this
+/// module does not compile:
+///
+/// ```compile_fail,E0451
+/// use microbatch::collector::gate::{token, Lessee};
+/// let dangling = Lessee { token: token(0), busy: std::ptr::null() };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lessee {
     /// See [`token`].
-    pub token: u64,
+    token: u64,
     /// The thread's own flag, 1 while it is inside a gate through its lease.
     /// Must stay valid as long as any gate may hold `token`: the collector
     /// gives each thread one that is never freed (one cache line).
-    pub busy: *const AtomicU32,
+    busy: *const AtomicU32,
+}
+
+impl Lessee {
+    /// The lessee with lease token `token` and lease flag `busy`.
+    ///
+    /// # Safety
+    /// `busy` must point to an `AtomicU32` that stays valid as long as any
+    /// gate may hold `token` (a gate keeps a lease token after its owner
+    /// stopped submitting: in practice, a flag never freed), and `token`
+    /// must belong to the calling thread alone.
+    #[inline(always)]
+    pub const unsafe fn new(token: u64, busy: *const AtomicU32) -> Lessee {
+        Lessee { token, busy }
+    }
 }
 
 /// Who enters, for [`SpscGate::enter`] and [`SpscGate::hold`].

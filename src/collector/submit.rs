@@ -113,7 +113,11 @@ impl Home {
         partition: 0,
         gate: std::ptr::null(),
         spsc: std::ptr::null(),
-        lessee: Lessee { token: 0, busy: std::ptr::null() },
+        // SAFETY: never passed to a gate: a home is used only when its
+        // `gates_id` matches a live `Gates`, and ids start at 1. (It must
+        // not be: token 0 is the word of a free gate, so a lease check would
+        // pass and dereference the null flag.)
+        lessee: unsafe { Lessee::new(0, std::ptr::null()) },
     };
 }
 
@@ -181,7 +185,9 @@ impl Gates {
             b.get()
         });
         let p = no % self.gates.len();
-        let lessee = Lessee { token: gate::token(no), busy };
+        // SAFETY: `busy` is this thread's flag, leaked and never freed, and
+        // thread numbers, so tokens, are never reused.
+        let lessee = unsafe { Lessee::new(gate::token(no), busy) };
         let home = Home { gates_id: self.id, partition: p, gate: self.gate(p), spsc: std::ptr::null(), lessee };
         HOME.set(home);
         home

@@ -71,7 +71,9 @@ pub extern "C" fn mb_config_set_frame_callback(cfg: *mut Config, cb: mb_frame_cb
     guard(|| {
         let cfg = non_null_mut(cfg, "cfg")?;
         let cb = cb.ok_or_else(|| Error::new(mb_result::MB_ERR_NULL_ARG, "`cb` is NULL"))?;
-        cfg.set_frame_callback(FrameCallback { cb, ctx });
+        // SAFETY: this function's C contract is FrameCallback::new's: a
+        // thread-safe callback and `ctx`, the frame valid during the call.
+        cfg.set_frame_callback(unsafe { FrameCallback::new(cb, ctx) });
         Ok(())
     })
 }
