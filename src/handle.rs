@@ -125,7 +125,9 @@ impl Handle {
 
     #[inline(always)]
     pub fn submit(&self, event: &[u8]) -> Result<()> {
-        // SAFETY: see the module docs: `core` is used only inside an open gate.
+        // SAFETY: `core` is the collector's, which `free` drops only after
+        // closing these gates (close() has returned: see the module docs),
+        // and `gates_id` was copied from `gates` at creation.
         unsafe { self.gates.submit(self.gates_id, self.core, event) }
     }
 
