@@ -38,9 +38,12 @@ pub struct Handle {
     acks: Mutex<Option<Arc<Tracker>>>,
 }
 
-// SAFETY: `core` is only dereferenced inside an open gate; the collector is
-// Send + Sync.
+// SAFETY: the raw `core` is the only field that is not Send + Sync, and it
+// is only dereferenced inside an open gate, where the collector that owns
+// the Core (itself Send + Sync) is alive whatever thread we are on; the
+// collector pointer is an AtomicPtr, freed once (`free` swaps it out).
 unsafe impl Send for Handle {}
+// SAFETY: as for Send: shared use reaches `core` only through the gates.
 unsafe impl Sync for Handle {}
 
 static HUSKS: Mutex<Vec<&'static Handle>> = Mutex::new(Vec::new());
@@ -74,7 +77,10 @@ impl Handle {
     /// freed since: that is fine).
     #[inline(always)]
     pub unsafe fn from_ptr<'a>(ptr: *const Handle) -> Result<&'a Handle> {
-        match ptr.as_ref() {
+        // SAFETY: non-null, it came from `create` (contract), which leaks
+        // the handle: it is aligned, initialised and never deallocated, so
+        // valid for any 'a. (The magic check below only catches mistakes.)
+        match unsafe { ptr.as_ref() } {
             Some(h) if h.magic == MAGIC => Ok(h),
             other => Err(Self::not_a_handle(other.is_none())),
         }
@@ -104,16 +110,24 @@ impl Handle {
     /// readable bytes.
     #[inline(always)]
     pub unsafe fn try_submit_fast(ptr: *const Handle, data: *const u8, len: usize) -> bool {
-        let Some(handle) = ptr.as_ref() else { return false };
+        // SAFETY: as in `from_ptr`.
+        let Some(handle) = (unsafe { ptr.as_ref() }) else { return false };
         if handle.magic != MAGIC || data.is_null() || len > INLINE_COPY_MAX {
             return false;
         }
-        Gates::try_submit_home(handle.gates_id, std::slice::from_raw_parts(data, len))
+        // SAFETY: non-null `data` points to `len` readable bytes (contract;
+        // the C caller keeps them unchanged for the call).
+        let event = unsafe { std::slice::from_raw_parts(data, len) };
+        // SAFETY: `handle.gates_id` is the id of `handle.gates`, which the
+        // never-freed handle holds for good.
+        unsafe { Gates::try_submit_home(handle.gates_id, event) }
     }
 
     #[inline(always)]
     pub fn submit(&self, event: &[u8]) -> Result<()> {
-        // SAFETY: see the module docs: `core` is used only inside an open gate.
+        // SAFETY: `core` is the collector's, which `free` drops only after
+        // closing these gates (close() has returned: see the module docs),
+        // and `gates_id` was copied from `gates` at creation.
         unsafe { self.gates.submit(self.gates_id, self.core, event) }
     }
 

@@ -18,6 +18,15 @@
 //! * [`handle`]: stale-safe handles for foreign callers.
 //! * `ffi`: the C ABI (`include/microbatch.h`), a thin layer over the above.
 //! * `jni`: the Java bridge (`NativeBridge`'s native methods), as thin.
+//!
+//! Unsafe code is held to one standard everywhere: every unsafe operation,
+//! also inside an `unsafe fn`, sits in its own `unsafe` block, and every
+//! block and `unsafe impl` carries a `SAFETY:` comment saying why it is
+//! sound (the ring protocols, the gate's exclusivity, the C and Java
+//! callers' pointer contracts); every public `unsafe fn` has a `# Safety`
+//! section. The lints below enforce it (clippy's in `scripts/test.sh`).
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod calibration;
 pub mod collector;

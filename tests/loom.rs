@@ -263,7 +263,9 @@ fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
         let submitter = {
             let (ring, gate, busy) = (ring.clone(), gate.clone(), busy.clone());
             thread::spawn(move || {
-                let me = Lessee { token: token(0), busy: &*busy };
+                // SAFETY: the model's main thread keeps `busy` alive past
+                // the last gate operation, and only this thread uses token 0.
+                let me = unsafe { Lessee::new(token(0), &*busy) };
                 let mut accepted = 0u8;
                 for seq in 0..2u8 {
                     if !gate_submit(&gate, &ring, me, seq) {
@@ -295,7 +297,9 @@ fn spsc_gate_close_races_submits_and_the_sealing_flush_thread() {
         unsafe { ring.drain_frames(usize::MAX, |f| decode_into(&f, &mut got)) };
         let events: Vec<Vec<u8>> = got.into_iter().map(|g| g.2).collect();
         assert_eq!(events, (0..accepted).map(|seq| event(1, seq, 8)).collect::<Vec<_>>());
-        assert_eq!(gate.try_enter(Lessee { token: token(0), busy: &*busy }), None, "a closed gate stays closed");
+        // SAFETY: as above; the submitting thread has finished.
+        let me = unsafe { Lessee::new(token(0), &*busy) };
+        assert_eq!(gate.try_enter(me), None, "a closed gate stays closed");
     });
 }
 
@@ -316,7 +320,9 @@ fn spsc_gate_lease_revoked_by_the_sealing_flush_thread() {
         let owner = {
             let (ring, gate, busy) = (ring.clone(), gate.clone(), busy.clone());
             thread::spawn(move || {
-                let me = Lessee { token: token(0), busy: &*busy };
+                // SAFETY: the model's main thread keeps `busy` alive past
+                // the last gate operation, and only this thread uses token 0.
+                let me = unsafe { Lessee::new(token(0), &*busy) };
                 for seq in 0..3u8 {
                     assert!(gate_submit(&gate, &ring, me, seq), "nobody closes");
                 }

@@ -79,14 +79,37 @@ pub const fn token(thread_no: usize) -> u64 {
 }
 
 /// A submitting thread as the gate sees it: may hold a lease.
+///
+/// The gate dereferences `busy` without a check, so a `Lessee` is made only
+/// through the `unsafe` [`Lessee::new`]; a struct literal outside this
+/// module does not compile:
+///
+/// ```compile_fail,E0451
+/// use microbatch::collector::gate::{token, Lessee};
+/// let dangling = Lessee { token: token(0), busy: std::ptr::null() };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lessee {
     /// See [`token`].
-    pub token: u64,
+    token: u64,
     /// The thread's own flag, 1 while it is inside a gate through its lease.
     /// Must stay valid as long as any gate may hold `token`: the collector
     /// gives each thread one that is never freed (one cache line).
-    pub busy: *const AtomicU32,
+    busy: *const AtomicU32,
+}
+
+impl Lessee {
+    /// The lessee with lease token `token` and lease flag `busy`.
+    ///
+    /// # Safety
+    /// `busy` must point to an `AtomicU32` that stays valid as long as any
+    /// gate may hold `token` (a gate keeps a lease token after its owner
+    /// stopped submitting: in practice, a flag never freed), and `token`
+    /// must belong to the calling thread alone.
+    #[inline(always)]
+    pub const unsafe fn new(token: u64, busy: *const AtomicU32) -> Lessee {
+        Lessee { token, busy }
+    }
 }
 
 /// Who enters, for [`SpscGate::enter`] and [`SpscGate::hold`].
@@ -168,7 +191,9 @@ impl SpscGate {
         if self.state.load(Ordering::Relaxed) != me.token {
             return false;
         }
-        // SAFETY: `busy` outlives every gate holding the token (`Lessee`).
+        // SAFETY: a `Lessee`'s flag stays valid as long as any gate may hold
+        // its token (the field's contract; the collector leaks one flag per
+        // thread and never frees it), and this gate held `me.token` just now.
         let busy = unsafe { &*me.busy };
         busy.store(1, Ordering::Relaxed);
         // Orders the store of `busy` before the load of the word against a
@@ -246,7 +271,10 @@ impl SpscGate {
         // Relaxed: written before the token's Release store, which our
         // Acquire RMW read.
         let busy = self.owner_busy.load(Ordering::Relaxed) as usize as *const AtomicU32;
-        // SAFETY: the owner's flag outlives every gate holding its token.
+        // SAFETY: `owner_busy` is the flag of the lessee whose token our
+        // Acquire RMW took out of the word (stored before the Release that
+        // put the token in), and a lessee's flag outlives every gate that
+        // may hold its token (`Lessee`).
         let busy = unsafe { &*busy };
         barrier::heavy();
         let mut wait = Wait::new();
@@ -273,7 +301,8 @@ impl SpscGate {
     pub fn exit_leased(me: Lessee) {
         // Release: everything written inside happens-before a revoker's
         // Acquire load of the flag.
-        // SAFETY: see `Lessee`.
+        // SAFETY: `me` entered through its lease, so `me.busy` is the flag
+        // of a token this gate held, valid as long as that (`Lessee`).
         unsafe { &*me.busy }.store(0, Ordering::Release);
     }
 
@@ -413,7 +442,8 @@ mod barrier {
     /// The revoker's half: a full fence on every CPU running one of our
     /// threads. Only called once available() returned true.
     pub fn heavy() {
-        // SAFETY: as above.
+        // SAFETY: membarrier takes no pointers; the command only runs a
+        // fence on our threads' CPUs.
         let r = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) };
         // Registered in available(), and no lease exists otherwise; a failure
         // here would mean the kernel broke its promise: do not go on unsafely.

@@ -201,10 +201,13 @@ impl Core {
     /// The caller holds partition `p`'s gate (`p` < partitions).
     #[inline(always)]
     unsafe fn push(&self, p: usize, event: &[u8], tag: Option<u32>) -> std::result::Result<(), Full> {
-        match self.rings.get_unchecked(p) {
+        // SAFETY: `p` < partitions (contract), the length of `rings`.
+        match unsafe { self.rings.get_unchecked(p) } {
             // Stamped once per frame, so the exact time is affordable, and
             // T is then measured from the real enqueue of the frame's first event.
-            Ring::Spsc(r) => r.push_tagged(event, tag, self.max_events(), || self.clock.exact_us()),
+            // SAFETY: the caller holds the partition's SPSC gate (contract),
+            // which makes it the ring's only producer side.
+            Ring::Spsc(r) => unsafe { r.push_tagged(event, tag, self.max_events(), || self.clock.exact_us()) },
             // Stamped per record: the coarse clock's one relaxed load.
             Ring::Mpsc(r) => r.push_tagged(event, self.clock.now_us(), tag),
         }
@@ -431,7 +434,9 @@ impl Collector {
     /// Copies `event` into this thread's ring. Never allocates.
     #[inline]
     pub fn submit(&self, event: &[u8]) -> Result<()> {
-        // SAFETY: `self.core` lives as long as `self`, and close() runs in drop.
+        // SAFETY: `self.core` lives as long as `self`, and close() runs in
+        // drop, so the Core outlives every submit through these gates; the
+        // id is the one copied from `self.core.gates` at creation.
         unsafe { self.core.gates.submit(self.gates_id, Arc::as_ptr(&self.core), event) }
     }
 

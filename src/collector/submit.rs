@@ -113,7 +113,11 @@ impl Home {
         partition: 0,
         gate: std::ptr::null(),
         spsc: std::ptr::null(),
-        lessee: Lessee { token: 0, busy: std::ptr::null() },
+        // SAFETY: never passed to a gate: a home is used only when its
+        // `gates_id` matches a live `Gates`, and ids start at 1. (It must
+        // not be: token 0 is the word of a free gate, so a lease check would
+        // pass and dereference the null flag.)
+        lessee: unsafe { Lessee::new(0, std::ptr::null()) },
     };
 }
 
@@ -181,7 +185,9 @@ impl Gates {
             b.get()
         });
         let p = no % self.gates.len();
-        let lessee = Lessee { token: gate::token(no), busy };
+        // SAFETY: `busy` is this thread's flag, leaked and never freed, and
+        // thread numbers, so tokens, are never reused.
+        let lessee = unsafe { Lessee::new(gate::token(no), busy) };
         let home = Home { gates_id: self.id, partition: p, gate: self.gate(p), spsc: std::ptr::null(), lessee };
         HOME.set(home);
         home
@@ -326,10 +332,12 @@ impl Gates {
     /// other hot fields, so the fast path never loads it from here).
     #[inline(always)]
     pub(crate) unsafe fn submit(&self, gates_id: u64, core: *const Core, event: &[u8]) -> Result<()> {
-        if Self::try_submit_home(gates_id, event) {
+        // SAFETY: `gates_id` is our id (contract) and the caller holds `self`.
+        if unsafe { Self::try_submit_home(gates_id, event) } {
             return Ok(());
         }
-        self.submit_missed(core, event)
+        // SAFETY: the same contract, passed on.
+        unsafe { self.submit_missed(core, event) }
     }
 
     /// An untracked submit the home fast path did not take. Out of line, so
@@ -339,10 +347,12 @@ impl Gates {
     /// As for `submit`.
     #[inline(never)]
     pub(crate) unsafe fn submit_missed(&self, core: *const Core, event: &[u8]) -> Result<()> {
-        if self.kind == RingKind::Mpsc && self.try_submit_mpsc(core, event) {
+        // SAFETY: the same contract, passed on.
+        if self.kind == RingKind::Mpsc && unsafe { self.try_submit_mpsc(core, event) } {
             return Ok(());
         }
-        self.submit_slow(core, event, false).map(|_| ())
+        // SAFETY: the same contract, passed on.
+        unsafe { self.submit_slow(core, event, false) }.map(|_| ())
     }
 
     /// Submits a block of events already in the frame's event encoding
@@ -372,14 +382,18 @@ impl Gates {
         encoded: &[u8],
         count: usize,
     ) -> (usize, Result<()>) {
-        if let Err(e) = self.check_block(core, encoded, count) {
+        // SAFETY: the same contract, passed on.
+        if let Err(e) = unsafe { self.check_block(core, encoded, count) } {
             return (0, Err(e));
         }
         let mut rest = encoded;
         let mut done = 0;
         while !rest.is_empty() {
             if self.kind == RingKind::Spsc {
-                let (events, bytes) = Self::try_append_encoded_home(gates_id, core, rest, count - done);
+                // SAFETY: the same contract, passed on; `rest` is the
+                // checked block less whole events, so `count - done` whole
+                // events.
+                let (events, bytes) = unsafe { Self::try_append_encoded_home(gates_id, core, rest, count - done) };
                 if events > 0 {
                     done += events;
                     rest = &rest[bytes..];
@@ -387,7 +401,8 @@ impl Gates {
                 }
             }
             let (event, next) = split_event(rest);
-            if let Err(e) = self.submit(gates_id, core, event) {
+            // SAFETY: the same contract, passed on.
+            if let Err(e) = unsafe { self.submit(gates_id, core, event) } {
                 return (done, Err(e));
             }
             done += 1;
@@ -427,7 +442,9 @@ impl Gates {
             // where the collector is alive.
             let home = self.home();
             let Some(_inside) = Entered::new(self, &home) else { return Err(Error::closed()) };
-            (*core).accounting.count_rejected();
+            // SAFETY: the gate is held and open, so close() has not returned
+            // and `core` is alive (contract) until `_inside` drops.
+            unsafe { (*core).accounting.count_rejected() };
             return Err(too_large(largest, max));
         }
         Ok(())
@@ -450,13 +467,17 @@ impl Gates {
         }
         // SAFETY: a matching id means `home.gate` points into the caller's
         // live Gates (see `Home`).
-        let gate = &*home.gate;
+        let gate = unsafe { &*home.gate };
         if gate.spsc.try_enter_leased(home.lessee) {
-            let taken = Self::append_encoded_home(gate, &home, core, block, count);
+            // SAFETY: we entered `home.gate` (through the lease); the rest
+            // is this function's contract.
+            let taken = unsafe { Self::append_encoded_home(gate, &home, core, block, count) };
             SpscGate::exit_leased(home.lessee);
             taken
         } else if gate.spsc.try_lock() {
-            let taken = Self::append_encoded_home(gate, &home, core, block, count);
+            // SAFETY: we entered `home.gate` (by the lock); the rest is this
+            // function's contract.
+            let taken = unsafe { Self::append_encoded_home(gate, &home, core, block, count) };
             gate.spsc.exit_locked(Who::Submitter(home.lessee));
             taken
         } else {
@@ -477,13 +498,19 @@ impl Gates {
         block: &[u8],
         count: usize,
     ) -> (usize, usize) {
-        let ring = &*home.spsc;
+        // SAFETY: `home.spsc` is non-null only once a submit got through the
+        // open gate, and the gate is entered and open (contract), so the
+        // collector and its rings are alive (see `Home`).
+        let ring = unsafe { &*home.spsc };
         // Read once per stretch: a frame open when N shrinks is sealed by
         // its next event, as on the per-event path.
         let max_events = gate.max_events.load(Ordering::Relaxed);
         let (mut events, mut bytes) = (0usize, 0usize);
         while bytes < block.len() && bytes < BLOCK_STRETCH_BYTES {
-            let (n, b) = ring.append_encoded(&block[bytes..], count - events, max_events);
+            // SAFETY: the entered gate makes us the ring's only producer
+            // side; `block[bytes..]` holds `count - events` whole events
+            // (checked block, whole events taken).
+            let (n, b) = unsafe { ring.append_encoded(&block[bytes..], count - events, max_events) };
             events += n;
             bytes += b;
             if bytes == block.len() || bytes >= BLOCK_STRETCH_BYTES {
@@ -494,7 +521,9 @@ impl Gates {
             // re-measures. A full ring is left to the per-event submit,
             // which waits for room outside the gate.
             let (event, _) = split_event(&block[bytes..]);
-            if ring.push_tagged(event, None, max_events, || (*core).clock.exact_us()).is_err() {
+            // SAFETY: the entered gate makes us the ring's only producer
+            // side, and keeps `core` alive (contract) for the clock.
+            if unsafe { ring.push_tagged(event, None, max_events, || (*core).clock.exact_us()) }.is_err() {
                 break;
             }
             events += 1;
@@ -510,10 +539,12 @@ impl Gates {
     /// # Safety
     /// As for `submit`.
     pub(crate) unsafe fn submit_tracked(&self, core: *const Core, event: &[u8]) -> Result<u64> {
-        if let Some(ticket) = self.try_submit_tracked_home(core, event) {
+        // SAFETY: the same contract, passed on.
+        if let Some(ticket) = unsafe { self.try_submit_tracked_home(core, event) } {
             return Ok(ticket);
         }
-        self.submit_slow(core, event, true)
+        // SAFETY: the same contract, passed on.
+        unsafe { self.submit_slow(core, event, true) }
     }
 
     /// The tracked submit's fast path, for SPSC rings: [`Gates::try_submit_home`]
@@ -531,12 +562,14 @@ impl Gates {
             return None;
         }
         // SAFETY: a matching id means `home.gate` points into these gates.
-        let gate = &*home.gate;
+        let gate = unsafe { &*home.gate };
         let leased = gate.spsc.try_enter_leased(home.lessee);
         if !leased && !gate.spsc.try_lock() {
             return None;
         }
-        let ticket = Self::append_tracked_home(gate, &home, core, event);
+        // SAFETY: we entered `home.gate` (lease or lock), and `core` is the
+        // collector's (contract), alive while the gate is open.
+        let ticket = unsafe { Self::append_tracked_home(gate, &home, core, event) };
         if leased {
             SpscGate::exit_leased(home.lessee);
         } else {
@@ -554,12 +587,17 @@ impl Gates {
         if event.len() > gate.event_max_bytes {
             return None;
         }
-        let core = &*core;
+        // SAFETY: the gate is entered and open, so close() has not returned
+        // and the collector's `core` (contract) is alive.
+        let core = unsafe { &*core };
         let tracker = &core.accounting.tracker;
-        // SAFETY: this thread holds partition `home.partition`'s SPSC gate.
-        let (slot, ticket) = tracker.acquire_in(home.partition).ok()?;
+        // SAFETY: this thread holds partition `home.partition`'s SPSC gate,
+        // which excludes every other acquirer of that partition's batch.
+        let (slot, ticket) = unsafe { tracker.acquire_in(home.partition) }.ok()?;
         let max_events = gate.max_events.load(Ordering::Relaxed);
-        if (*home.spsc).push_tagged(event, Some(slot), max_events, || core.clock.exact_us()).is_err() {
+        // SAFETY: `home.spsc` is live while the gate is open (see `Home`),
+        // and the entered gate makes us its only producer side.
+        if unsafe { (*home.spsc).push_tagged(event, Some(slot), max_events, || core.clock.exact_us()) }.is_err() {
             tracker.unissue(slot);
             return None;
         }
@@ -584,17 +622,19 @@ impl Gates {
         }
         // SAFETY: a matching id means `home.gate` points into the caller's
         // live Gates (see `Home`).
-        let gate = &*home.gate;
+        let gate = unsafe { &*home.gate };
         // Through this thread's lease if it holds one, else one CAS. Entry
         // and exit are spelled out per kind rather than held in a guard: the
         // code between them cannot panic, and a guard's drop glue kept the
         // compiler from inlining the exit.
         if gate.spsc.try_enter_leased(home.lessee) {
-            let taken = Self::append_home(gate, &home, event);
+            // SAFETY: `gate` is `home.gate`, entered through the lease.
+            let taken = unsafe { Self::append_home(gate, &home, event) };
             SpscGate::exit_leased(home.lessee);
             taken
         } else if gate.spsc.try_lock() {
-            let taken = Self::append_home(gate, &home, event);
+            // SAFETY: `gate` is `home.gate`, entered by the lock.
+            let taken = unsafe { Self::append_home(gate, &home, event) };
             gate.spsc.exit_locked(Who::Submitter(home.lessee));
             taken
         } else {
@@ -611,7 +651,9 @@ impl Gates {
     #[inline(always)]
     unsafe fn append_home(gate: &Gate, home: &Home, event: &[u8]) -> bool {
         if event.len() > gate.event_max_bytes
-            || !(*home.spsc).try_append(event, gate.max_events.load(Ordering::Relaxed))
+            // SAFETY: the entered, open gate keeps the ring alive and makes
+            // this thread its only producer side (contract).
+            || !unsafe { (*home.spsc).try_append(event, gate.max_events.load(Ordering::Relaxed)) }
         {
             return false;
         }
@@ -620,14 +662,19 @@ impl Gates {
     }
 
     /// One untracked MPSC attempt: true if the event is in the ring and counted.
+    ///
+    /// # Safety
+    /// As for `submit`.
     #[inline(always)]
     unsafe fn try_submit_mpsc(&self, core: *const Core, event: &[u8]) -> bool {
         let home = self.home();
         let p = home.partition;
         let Some(_inside) = Entered::new(self, &home) else { return false };
         // SAFETY: as in submit_slow: the gate is held and open.
-        let core = &*core;
-        if event.len() > core.event_max_bytes || core.push(p, event, None).is_err() {
+        let core = unsafe { &*core };
+        // SAFETY: we are inside partition `p`'s gate, and `p` (from
+        // `home()`) is below the partition count.
+        if event.len() > core.event_max_bytes || unsafe { core.push(p, event, None) }.is_err() {
             return false;
         }
         self.count_submitted(p);
@@ -654,6 +701,9 @@ impl Gates {
     /// Every submit the fast paths did not take: the first from a thread,
     /// tracked events, large events, full rings (with `submit.block.ms`
     /// retries), frames to seal or open, held and closed gates.
+    ///
+    /// # Safety
+    /// As for `submit`.
     #[cold]
     #[inline(never)]
     unsafe fn submit_slow(&self, core: *const Core, event: &[u8], tracked: bool) -> Result<u64> {
@@ -667,16 +717,16 @@ impl Gates {
             };
             // SAFETY: the gate is held and the collector is open, so close()
             // has not finished and `core` is alive until `inside` drops.
-            let core = &*core;
+            let core = unsafe { &*core };
             if event.len() > core.event_max_bytes {
                 core.accounting.count_rejected();
                 return Err(too_large(event.len(), core.event_max_bytes));
             }
             let (tag, ticket) = if tracked {
                 let tracker = &core.accounting.tracker;
-                // SAFETY: an SPSC gate is exclusive and `inside` holds it.
                 let acquired = match self.kind {
-                    RingKind::Spsc => tracker.acquire_in(p),
+                    // SAFETY: an SPSC gate is exclusive and `inside` holds it.
+                    RingKind::Spsc => unsafe { tracker.acquire_in(p) },
                     RingKind::Mpsc => tracker.acquire(),
                 };
                 match acquired {
@@ -689,9 +739,12 @@ impl Gates {
             } else {
                 (None, 0)
             };
-            if core.push(p, event, tag).is_ok() {
+            // SAFETY: `inside` holds partition `p`'s gate; `p` (from
+            // `home()`) is below the partition count.
+            if unsafe { core.push(p, event, tag) }.is_ok() {
                 self.count_submitted(p);
-                if let Ring::Spsc(ring) = core.rings.get_unchecked(p) {
+                // SAFETY: `p` is below the partition count, as above.
+                if let Ring::Spsc(ring) = unsafe { core.rings.get_unchecked(p) } {
                     // Inside the open gate: the ring is alive, so the fast
                     // path may use it from now on.
                     HOME.set(Home { spsc: ring, ..home });

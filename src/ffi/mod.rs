@@ -71,7 +71,9 @@ pub extern "C" fn mb_config_set_frame_callback(cfg: *mut Config, cb: mb_frame_cb
     guard(|| {
         let cfg = non_null_mut(cfg, "cfg")?;
         let cb = cb.ok_or_else(|| Error::new(mb_result::MB_ERR_NULL_ARG, "`cb` is NULL"))?;
-        cfg.set_frame_callback(FrameCallback { cb, ctx });
+        // SAFETY: this function's C contract is FrameCallback::new's: a
+        // thread-safe callback and `ctx`, the frame valid during the call.
+        cfg.set_frame_callback(unsafe { FrameCallback::new(cb, ctx) });
         Ok(())
     })
 }
@@ -88,8 +90,11 @@ struct CAckCallback {
     cb: unsafe extern "C" fn(*mut c_void, *const AckEvent, usize),
     ctx: *mut c_void,
 }
-// SAFETY: see the type's docs.
+// SAFETY: the C API (mb_config_set_ack_callback) requires the callback and
+// `ctx` to be callable from any thread; Rust never dereferences `ctx`.
 unsafe impl Send for CAckCallback {}
+// SAFETY: as for Send: the same documentation allows several threads to
+// call it at once.
 unsafe impl Sync for CAckCallback {}
 
 /// Hands the outcome of every tracked event to `cb` as soon as it is known,
@@ -356,6 +361,8 @@ pub extern "C" fn mb_frame_decode(
     count_out: *mut u32,
 ) -> mb_result {
     guard(|| {
+        // SAFETY: a non-null `count_out` points to a writable uint32_t (the
+        // C contract: "may be NULL").
         if let Some(out) = unsafe { count_out.as_mut() } {
             *out = 0;
         }
@@ -365,13 +372,16 @@ pub extern "C" fn mb_frame_decode(
         let mut stopped_with = 0;
         frame::for_each_event(frame, |event| {
             if stopped_with == 0 {
-                // SAFETY: the callback contract is the caller's.
+                // SAFETY: `event` is a live slice of the validated frame for
+                // the whole call, as mb_event_cb documents; what the callback
+                // does with it and `ctx` is the caller's contract.
                 stopped_with = unsafe { cb(ctx, event.as_ptr(), event.len()) };
                 if stopped_with == 0 {
                     delivered += 1;
                 }
             }
         })?;
+        // SAFETY: as above.
         if let Some(out) = unsafe { count_out.as_mut() } {
             *out = delivered;
         }
@@ -410,6 +420,7 @@ pub extern "C" fn mb_calibration_status_json(
         let path = if path.is_null() { crate::calibration::DEFAULT_PATH } else { c_str(path, "path")? };
         let json = crate::calibration::status::read(path)?.to_json();
         let size = json.len() + 1;
+        // SAFETY: as above.
         if let Some(n) = unsafe { needed.as_mut() } {
             *n = size;
         }
@@ -519,10 +530,13 @@ mod tests {
     #[test]
     fn result_names_match_the_enum() {
         for code in mb_result::ALL {
+            // SAFETY: mb_result_name returns a static NUL-terminated string
+            // for every input.
             let name = unsafe { CStr::from_ptr(mb_result_name(code as u32)) };
             assert_eq!(name.to_str().unwrap(), code.name());
         }
         for outside in [15, 1000, u32::MAX] {
+            // SAFETY: as above: "MB_UNKNOWN" is static too.
             let name = unsafe { CStr::from_ptr(mb_result_name(outside)) };
             assert_eq!(name.to_str().unwrap(), "MB_UNKNOWN");
         }

@@ -567,6 +567,7 @@ pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_Native
         // after is what `free` does itself (Collector::close is idempotent),
         // with the status read in between.
         let closed = unsafe { &*collector }.close();
+        // SAFETY: as above: `free` has not run yet.
         let status = unsafe { &*collector }.status();
         let freed = handle.free();
         if !final_status.is_null() {

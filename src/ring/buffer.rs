@@ -15,9 +15,14 @@ mod imp {
         words: Box<[UnsafeCell<u64>]>,
     }
 
-    // SAFETY: access is coordinated by the ring protocols (head/tail/commit
-    // words); the buffer itself only hands out raw accesses.
+    // SAFETY: a Buffer is plain owned memory (no thread affinity, nothing
+    // freed elsewhere). Its bytes are reached only through the `unsafe` fns
+    // below, whose contracts leave to the ring protocols (head/tail/commit
+    // words) which thread may touch which bytes, and through the atomic
+    // header views; moving or sharing the Buffer itself accesses nothing.
     unsafe impl Send for Buffer {}
+    // SAFETY: as for Send: shared access goes through the unsafe fns, whose
+    // callers own or were published the ranges they touch, or the atomics.
     unsafe impl Sync for Buffer {}
 
     impl Buffer {
@@ -32,38 +37,72 @@ mod imp {
             UnsafeCell::raw_get(self.words.as_ptr()) as *mut u8
         }
 
-        /// SAFETY: the caller owns `[off, off+src.len())` under the ring protocol.
+        /// Copies `src` to `off`.
+        ///
+        /// # Safety
+        /// `[off, off+src.len())` lies within the buffer and the caller owns
+        /// it under the ring protocol: no other thread reads or writes it
+        /// until the caller publishes it.
         #[inline(always)]
         pub unsafe fn write(&self, off: usize, src: &[u8]) {
-            super::copy(src.as_ptr(), self.ptr().add(off), src.len());
+            // SAFETY: the range is in bounds (contract), so `add` stays in
+            // the allocation and the destination is valid for `src.len()`
+            // bytes. It is ours alone (contract), so no reference to it
+            // exists and `src`, a live borrow, cannot overlap it.
+            unsafe { super::copy(src.as_ptr(), self.ptr().add(off), src.len()) }
         }
 
-        /// SAFETY: the word at `off` was published to this thread.
+        /// The 8-byte word at `off` as two u32 (low half first).
+        ///
+        /// # Safety
+        /// `off` is 8-aligned and `off + 8` within the buffer, and the word
+        /// was published to this thread (no write to it can race the read).
         #[inline(always)]
         pub unsafe fn read_u32_pair(&self, off: usize) -> (u32, u32) {
-            let word = u64::from_le((self.ptr().add(off) as *const u64).read());
+            // SAFETY: in bounds and 8-aligned (contract; the allocation is
+            // of u64 words, so the base is 8-aligned too), initialised (the
+            // buffer starts zeroed), and published to us, so the plain read
+            // races no write.
+            let word = u64::from_le(unsafe { (self.ptr().add(off) as *const u64).read() });
             (word as u32, (word >> 32) as u32)
         }
 
-        /// SAFETY: `[off, off+len)` was published to this thread and is not
-        /// written while `f` runs.
+        /// Lends `[off, off+len)` to `f` as a slice.
+        ///
+        /// # Safety
+        /// `[off, off+len)` lies within the buffer, was published to this
+        /// thread, and is not written while `f` runs.
         #[inline(always)]
         pub unsafe fn read<R>(&self, off: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
-            f(std::slice::from_raw_parts(self.ptr().add(off), len))
+            // SAFETY: in bounds and initialised (zeroed at creation), and no
+            // thread writes the range while the slice lives (contract): the
+            // slice, which cannot outlive `f`, never sees its bytes change.
+            f(unsafe { std::slice::from_raw_parts(self.ptr().add(off), len) })
         }
 
-        /// SAFETY: the caller owns `[off, off+len)`.
+        /// Zeroes `[off, off+len)`.
+        ///
+        /// # Safety
+        /// `[off, off+len)` lies within the buffer and the caller owns it.
         #[inline(always)]
         pub unsafe fn zero(&self, off: usize, len: usize) {
-            std::ptr::write_bytes(self.ptr().add(off), 0, len);
+            // SAFETY: in bounds and ours alone (contract): no other access
+            // to these bytes can race the writes.
+            unsafe { std::ptr::write_bytes(self.ptr().add(off), 0, len) }
         }
 
         /// The commit word of the record starting at `off` (8-aligned). It
         /// overlays the record's first 4 bytes.
         #[inline(always)]
         pub fn commit_word(&self, off: usize) -> &AtomicU32 {
-            // SAFETY: in bounds, 4-aligned; the MPSC protocol accesses this
-            // word only atomically while it can be a header.
+            // SAFETY: every caller passes a ring offset (`pos & mask`, or a
+            // record start), a multiple of 8 below the capacity, so the 4
+            // bytes are in bounds and aligned; the memory lives as long as
+            // `&self`. The MPSC protocol accesses this word only atomically
+            // while it can be a commit word, and plain accesses to the same
+            // bytes (record bodies, zeroing) are ordered against the atomic
+            // ones by the head/commit Release/Acquire pairs, so they never
+            // race.
             unsafe { &*(self.ptr().add(off) as *const AtomicU32) }
         }
 
@@ -72,9 +111,13 @@ mod imp {
         /// overlays the record's first 8 bytes.
         #[inline(always)]
         pub fn header_word(&self, off: usize) -> &AtomicU64 {
-            // SAFETY: in bounds, 8-aligned (the allocation is of u64 words);
-            // the SPSC protocol accesses this word only atomically while it
-            // can be a header.
+            // SAFETY: every caller passes a ring offset (`pos & mask`), a
+            // multiple of 8 below the capacity, so the 8 bytes are in bounds
+            // and 8-aligned (the allocation is of u64 words); the memory
+            // lives as long as `&self`. The SPSC protocol accesses this word
+            // only atomically while it can be a seg word or terminator, and
+            // the plain writes of frame bytes that reuse it later are
+            // ordered after those accesses by the head Release/Acquire pair.
             unsafe { &*(self.ptr().add(off) as *const AtomicU64) }
         }
     }
@@ -91,7 +134,9 @@ pub const INLINE_COPY_MAX: usize = 128;
 /// beat both a 16-byte loop and `rep movsb` on this hardware.
 ///
 /// # Safety
-/// As for `ptr::copy_nonoverlapping`.
+/// As for `ptr::copy_nonoverlapping`: `src` valid for reads and `dst` for
+/// writes of `len` bytes, the two ranges not overlapping. No alignment is
+/// needed.
 #[cfg(not(loom))]
 #[inline(always)]
 unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
@@ -104,7 +149,11 @@ unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
             let at = $at;
             for k in 0..$n {
                 let off = at + k * std::mem::size_of::<$t>();
-                wr(dst.add(off) as *mut $t, rd(src.add(off) as *const $t));
+                // SAFETY: the callers (the arms below) keep `off + size_of
+                // $t` within `len`, so both words lie in the ranges the
+                // contract makes valid; the unaligned accesses need no
+                // alignment, and the ranges do not overlap (contract).
+                unsafe { wr(dst.add(off) as *mut $t, rd(src.add(off) as *const $t)) };
             }
         }};
     }
@@ -121,7 +170,8 @@ unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
         0 => {}
         1..=3 => {
             for i in 0..len {
-                *dst.add(i) = *src.add(i);
+                // SAFETY: `i < len`: within both ranges (contract).
+                unsafe { *dst.add(i) = *src.add(i) };
             }
         }
         4..=7 => ends!(u32, 1),
@@ -129,7 +179,8 @@ unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
         16..=32 => ends!(u128, 1),
         33..=64 => ends!(u128, 2),
         65..=INLINE_COPY_MAX => ends!(u128, 4),
-        _ => std::ptr::copy_nonoverlapping(src, dst, len),
+        // SAFETY: exactly this function's own contract.
+        _ => unsafe { std::ptr::copy_nonoverlapping(src, dst, len) },
     }
 }
 
@@ -141,6 +192,9 @@ mod tests {
         for len in 0..=300 {
             for shift in 0..3 {
                 let mut dst = vec![0xEEu8; len + 8];
+                // SAFETY: both vectors are live and distinct, `src[shift..]`
+                // holds at least `len.min(src.len() - shift)` bytes and
+                // `dst[4..]` holds `len + 4`.
                 unsafe { super::copy(src[shift..].as_ptr(), dst[4..].as_mut_ptr(), len.min(src.len() - shift)) };
                 let n = len.min(src.len() - shift);
                 assert_eq!(&dst[4..4 + n], &src[shift..shift + n], "len {len}");
@@ -169,28 +223,41 @@ mod imp {
                 headers: (0..len / 8).map(|_| AtomicU64::new(0)).collect(),
             }
         }
+        /// # Safety
+        /// As for the normal build's `write`.
         pub unsafe fn write(&self, off: usize, src: &[u8]) {
             for (i, b) in src.iter().enumerate() {
-                self.bytes[off + i].with_mut(|p| *p = *b);
+                // SAFETY: a valid pointer to one of our cells; loom checks
+                // that the ring protocol makes this write race-free.
+                self.bytes[off + i].with_mut(|p| unsafe { *p = *b });
             }
         }
+        /// # Safety
+        /// As for the normal build's `read_u32_pair`.
         pub unsafe fn read_u32_pair(&self, off: usize) -> (u32, u32) {
             let mut word = [0u8; 8];
             for (i, b) in word.iter_mut().enumerate() {
-                *b = self.bytes[off + i].with(|p| *p);
+                // SAFETY: as in `write`, loom checking the read.
+                *b = self.bytes[off + i].with(|p| unsafe { *p });
             }
             (
                 u32::from_le_bytes(word[..4].try_into().unwrap()),
                 u32::from_le_bytes(word[4..].try_into().unwrap()),
             )
         }
+        /// # Safety
+        /// As for the normal build's `read`.
         pub unsafe fn read<R>(&self, off: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
-            let copy: Vec<u8> = (off..off + len).map(|i| self.bytes[i].with(|p| *p)).collect();
+            // SAFETY: as in `write`, loom checking the reads.
+            let copy: Vec<u8> = (off..off + len).map(|i| self.bytes[i].with(|p| unsafe { *p })).collect();
             f(&copy)
         }
+        /// # Safety
+        /// As for the normal build's `zero`.
         pub unsafe fn zero(&self, off: usize, len: usize) {
             for i in off..off + len {
-                self.bytes[i].with_mut(|p| *p = 0);
+                // SAFETY: as in `write`.
+                self.bytes[i].with_mut(|p| unsafe { *p = 0 });
             }
         }
         pub fn commit_word(&self, off: usize) -> &AtomicU32 {

@@ -61,11 +61,14 @@ pub(crate) const fn tagged_record_size(len: usize, tagged: bool) -> usize {
 /// event bytes.
 ///
 /// # Safety
-/// The record at `off` must be published to this thread.
+/// The record at `off` must be published to this thread, and `tagged` must
+/// say whether it carries a tag.
 #[inline(always)]
 pub(crate) unsafe fn read_tag(buf: &buffer::Buffer, off: usize, tagged: bool) -> (Option<u32>, usize) {
     if tagged {
-        let tag = buf.read(off + HEADER, TAG, |b| u32::from_le_bytes(b.try_into().unwrap()));
+        // SAFETY: a tagged record holds its tag right after the header,
+        // inside the record, which was published to us (contract).
+        let tag = unsafe { buf.read(off + HEADER, TAG, |b| u32::from_le_bytes(b.try_into().unwrap())) };
         (Some(tag), off + HEADER + TAG)
     } else {
         (None, off + HEADER)
@@ -75,15 +78,19 @@ pub(crate) unsafe fn read_tag(buf: &buffer::Buffer, off: usize, tagged: bool) ->
 /// Writes an MPSC record's optional tag and its event bytes (not the header).
 ///
 /// # Safety
-/// The caller owns the record's space at `start`.
+/// The caller owns the record's space at `start`, sized for `event` and the
+/// tag (`tagged_record_size`).
 #[inline(always)]
 pub(crate) unsafe fn write_body(buf: &buffer::Buffer, start: usize, tag: Option<u32>, event: &[u8]) {
     let mut body = start + HEADER;
     if let Some(tag) = tag {
-        buf.write(body, &tag.to_le_bytes());
+        // SAFETY: the tag's 4 bytes follow the header inside the record
+        // space we own (contract).
+        unsafe { buf.write(body, &tag.to_le_bytes()) };
         body += TAG;
     }
-    buf.write(body, event);
+    // SAFETY: the event bytes follow, still inside the record we own.
+    unsafe { buf.write(body, event) };
 }
 
 /// The ring had no room for the record. Nothing was written.
@@ -182,6 +189,7 @@ mod tests {
 
     fn drain_all(ring: &MpscRing) -> Vec<(u32, Option<u32>, Vec<u8>)> {
         let mut got = Vec::new();
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         unsafe {
             ring.drain_tagged(usize::MAX, |stamp, tag, bytes| {
                 got.push((stamp, tag, bytes.to_vec()));
@@ -197,6 +205,7 @@ mod tests {
     /// Every sealed frame in the ring, decoded.
     fn drain_frames(ring: &SpscRing) -> Vec<Decoded> {
         let mut got = Vec::new();
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         unsafe {
             ring.drain_frames(usize::MAX, |f| {
                 let events: Vec<Vec<u8>> = frame::events(f.frame).unwrap().map(|e| e.unwrap().to_vec()).collect();
@@ -233,10 +242,12 @@ mod tests {
         for round in 0..200usize {
             let ev = event(round);
             let tag = (round % 4 == 1).then_some(round as u32);
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { ring.push_tagged(&ev, tag, 3, || round as u32).unwrap() };
             sent.push((ev, tag));
             if round % 5 == 4 {
                 // Frames of 3 were sealed as they filled; seal the rest too.
+                // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
                 unsafe { ring.seal() };
                 got.extend(drain_frames(&ring));
                 assert_eq!(ring.used_bytes(), 0);
@@ -270,6 +281,7 @@ mod tests {
         let ring = SpscRing::new(4096, 56);
         assert_eq!(ring.open_waited(10), None);
         for i in 0..3u32 {
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { ring.push_tagged(&[i as u8; 20], None, u64::MAX, || 100 + i).unwrap() };
         }
         // The third push sealed the first frame and opened a second at 102.
@@ -277,6 +289,7 @@ mod tests {
         let frames = drain_frames(&ring);
         assert_eq!(frames.len(), 1);
         assert_eq!((frames[0].0, frames[0].1.len()), (100, 2));
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         unsafe { ring.seal() };
         assert_eq!(ring.open_waited(150), None);
         assert_eq!(drain_frames(&ring), vec![(102, vec![vec![2u8; 20]], vec![])]);
@@ -293,6 +306,7 @@ mod tests {
         assert_eq!(ring.push(&[], 0), Err(Full));
         // A refused record leaves the ring as it was.
         let mut seen = 0;
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         let n = unsafe {
             ring.drain(3, |_, b| {
                 assert_eq!(b, &ev);
@@ -302,6 +316,7 @@ mod tests {
         };
         assert_eq!((n, seen), (3, 3));
         // `take` returning false stops without consuming.
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         let n = unsafe { ring.drain(usize::MAX, |_, _| false) };
         assert_eq!(n, 0);
         assert_eq!(ring.used_bytes(), 5 * 32);
@@ -309,6 +324,7 @@ mod tests {
             ring.push(&ev, 0).unwrap();
         }
         assert_eq!(ring.push(&ev, 0), Err(Full));
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         assert_eq!(unsafe { ring.drain(usize::MAX, |_, _| true) }, 8);
     }
 
@@ -317,6 +333,7 @@ mod tests {
         let ring = SpscRing::new(256, usize::MAX);
         let ev = [7u8; 28]; // 32 bytes per event in the frame
         let mut pushed = 0;
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         while unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0) }.is_ok() {
             pushed += 1;
         }
@@ -325,6 +342,7 @@ mod tests {
         assert_eq!(pushed, 7);
         assert_eq!(ring.open_waited(0), None, "a full ring seals its open frame");
         // Refused again, and nothing changed.
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         assert_eq!(unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0) }, Err(Full));
         let frames = drain_frames(&ring);
         assert_eq!(frames.len(), 1);
@@ -333,8 +351,10 @@ mod tests {
         // The space is back. The next frame starts at the buffer start: the
         // 8 bytes skipped at the end count as used, so six events fit.
         for _ in 0..6 {
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0).unwrap() };
         }
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         assert_eq!(unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0) }, Err(Full));
         assert_eq!(drain_frames(&ring)[0].1.len(), 6);
     }
@@ -354,8 +374,10 @@ mod tests {
     fn spsc_tag_capacity_seals_the_frame() {
         let ring = SpscRing::new(1024, usize::MAX); // 16 tags per frame
         for i in 0..20u32 {
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { ring.push_tagged(&[1], Some(i), u64::MAX, || 0).unwrap() };
         }
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         unsafe { ring.seal() };
         let frames = drain_frames(&ring);
         assert_eq!(frames.iter().map(|f| f.2.len()).collect::<Vec<_>>(), vec![16, 4]);
@@ -368,6 +390,7 @@ mod tests {
     fn push_encoded(ring: &SpscRing, block: &[u8], count: usize, max_events: u64, stamp: u32) -> usize {
         let (mut taken, mut at) = (0, 0);
         while at < block.len() {
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             let (n, b) = unsafe { ring.append_encoded(&block[at..], count - taken, max_events) };
             taken += n;
             at += b;
@@ -375,6 +398,7 @@ mod tests {
                 break;
             }
             let len = u32::from_le_bytes(block[at..at + 4].try_into().unwrap()) as usize;
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             if unsafe { ring.push_tagged(&block[at + 4..at + 4 + len], None, max_events, || stamp) }.is_err() {
                 break;
             }
@@ -399,18 +423,23 @@ mod tests {
                     .flat_map(|e| (e.len() as u32).to_le_bytes().into_iter().chain(e.iter().copied()))
                     .collect();
                 for e in &events {
+                    // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
                     unsafe { one.push_tagged(e, None, max_events, || round as u32).unwrap() };
                 }
                 assert_eq!(push_encoded(&runs, &block, events.len(), max_events, round as u32), events.len());
                 sent.extend(events);
                 if round % 4 == 3 {
+                    // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
                     unsafe { one.seal() };
+                    // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
                     unsafe { runs.seal() };
                 }
                 a.extend(drain_frames(&one));
                 b.extend(drain_frames(&runs));
             }
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { one.seal() };
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { runs.seal() };
             a.extend(drain_frames(&one));
             b.extend(drain_frames(&runs));
@@ -428,20 +457,26 @@ mod tests {
         let ev = [7u8; 28];
         let block: Vec<u8> = (0..20).flat_map(|_| 28u32.to_le_bytes().into_iter().chain(ev)).collect();
         // No frame open: nothing taken.
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         assert_eq!(unsafe { ring.append_encoded(&block, 20, u64::MAX) }, (0, 0));
         // As many as per-event pushes fit (see spsc_full_ring_seals_the_open_frame_and_refuses).
         assert_eq!(push_encoded(&ring, &block, 20, u64::MAX, 0), 7);
         assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 7]);
         // A whole block that fits goes in at once, and seals the frame when
         // it brings it to N.
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0).unwrap() };
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         assert_eq!(unsafe { ring.append_encoded(&block[..64], 2, 3) }, (2, 64));
         assert_eq!(ring.open_waited(0), None, "sealed at N");
         assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 3]);
         // One that does not fit is cut after the last event that does.
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         unsafe { ring.push_tagged(&ev, None, u64::MAX, || 0).unwrap() };
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         let (n, bytes) = unsafe { ring.append_encoded(&block, 20, u64::MAX) };
         assert!(n > 0 && n < 20 && bytes == n * 32, "{n} events, {bytes} bytes");
+        // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
         unsafe { ring.seal() };
         assert_eq!(drain_frames(&ring)[0].1, vec![ev.to_vec(); 1 + n]);
     }
@@ -454,15 +489,20 @@ mod tests {
         let spsc = SpscRing::new(cap, usize::MAX);
         for shift in 0..40 {
             mpsc.push(&vec![0u8; shift], 0).unwrap();
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { mpsc.drain(usize::MAX, |_, _| true) };
             mpsc.push(&big, 1).unwrap();
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             assert_eq!(unsafe { mpsc.drain(usize::MAX, |_, b| b == &big[..]) }, 1);
             // Tracked events carry a 4-byte tag: the largest must fit too.
             mpsc.push_tagged(&big, 2, Some(9)).unwrap();
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             assert_eq!(unsafe { mpsc.drain_tagged(usize::MAX, |_, t, b| t == Some(9) && b == &big[..]) }, 1);
 
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { spsc.push_tagged(&vec![0u8; shift], None, 1, || 0).unwrap() };
             drain_frames(&spsc);
+            // SAFETY: the tests run producer and consumer on this one thread: one producer side, one drainer.
             unsafe { spsc.push_tagged(&big, Some(9), 1, || 0).unwrap() };
             assert_eq!(drain_frames(&spsc), vec![(0, vec![big.clone()], vec![(0, 9)])]);
         }

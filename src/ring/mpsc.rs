@@ -26,9 +26,14 @@ pub struct MpscRing {
     _consumer: CachePadded<Cell<()>>,
 }
 
-// SAFETY: producers write only the space they claimed by CAS; the consumer
-// reads only committed records; see the module docs.
+// SAFETY: the fields are atomics and a Buffer (Send, Sync); the `Cell` is
+// a zero-sized placeholder nobody accesses. The buffer's bytes are shared
+// under the protocol in the module docs: producers write only the space
+// they claimed by CAS, the one drainer (the `unsafe` contract of `drain`)
+// reads only records whose commit word it loaded with Acquire.
 unsafe impl Send for MpscRing {}
+// SAFETY: as for Send; `push_tagged` is safe from any number of threads
+// because each writes only the space its CAS claimed.
 unsafe impl Sync for MpscRing {}
 
 impl MpscRing {
@@ -122,7 +127,8 @@ impl MpscRing {
     /// # Safety
     /// Only one thread may call `drain` at a time.
     pub unsafe fn drain(&self, max: usize, mut take: impl FnMut(u32, &[u8]) -> bool) -> usize {
-        self.drain_tagged(max, |stamp, _, event| take(stamp, event))
+        // SAFETY: the same contract, passed on.
+        unsafe { self.drain_tagged(max, |stamp, _, event| take(stamp, event)) }
     }
 
     /// Like `drain`, also passing each record's tag.
@@ -149,16 +155,26 @@ impl MpscRing {
             }
             let len = (word & !(COMMITTED | TAGGED)) as usize;
             let tagged = word & TAGGED != 0;
-            let (_, stamp) = self.buf.read_u32_pair(off);
-            let (tag, body) = read_tag(&self.buf, off, tagged);
-            if !self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) {
+            // SAFETY: the Acquire load of the commit word
+            // above made the producer's writes of the record visible, and no
+            // producer writes it again until we zero it and publish `head`
+            // past it; `off` is a record start (8-aligned, in bounds) and
+            // the commit word's length and TAGGED flag describe the record
+            // the producer wrote, which fits the buffer.
+            let (_, stamp) = unsafe { self.buf.read_u32_pair(off) };
+            // SAFETY: as above.
+            let (tag, body) = unsafe { read_tag(&self.buf, off, tagged) };
+            // SAFETY: as above.
+            if !unsafe { self.buf.read(body, len, |bytes| take(stamp, tag, bytes)) } {
                 break;
             }
             let size = tagged_record_size(len, tagged);
             // Free space must read as zero (see module docs). Relaxed: the
             // Release store of `head` below publishes these stores.
             self.buf.commit_word(off).store(0, Ordering::Relaxed);
-            self.buf.zero(off + 4, size - 4);
+            // SAFETY: the consumed record is ours until `head` passes it: no
+            // producer can claim it before that Release store.
+            unsafe { self.buf.zero(off + 4, size - 4) };
             head += size;
             taken += 1;
             if head - published >= every {

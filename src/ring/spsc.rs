@@ -150,10 +150,15 @@ pub struct SpscRing {
     buf: Buffer,
 }
 
-// SAFETY: ProducerState is touched by the producer side only, one thread at a
-// time (the `unsafe` contracts of push_tagged and seal); the buffer is shared
-// under the protocol above.
+// SAFETY: ProducerState (Cells, an UnsafeCell'd Vec: not Sync) is touched
+// by the producer side only, one thread at a time (the `unsafe` contracts of
+// push_tagged, try_append, append_encoded and seal), and the thread that
+// takes over the producer side does so through a synchronising handoff (the
+// collector's gate: an Acquire swap after the last holder's Release), so the
+// Cells are never accessed concurrently. The consumer touches only `head`
+// and sealed segments; the buffer is shared under the protocol above.
 unsafe impl Send for SpscRing {}
+// SAFETY: as for Send.
 unsafe impl Sync for SpscRing {}
 
 impl SpscRing {
@@ -254,22 +259,35 @@ impl SpscRing {
         let limit = p.fill_limit.get();
         match tag {
             None if new_fill <= limit => {
-                self.append(fill, event, max_events);
+                // SAFETY: producer side (contract), and the event fits the
+                // open frame within `fill_limit`, which bounds the space
+                // checked free, the buffer end and the frame cap.
+                unsafe { self.append(fill, event, max_events) };
                 return Ok(());
             }
             // A tagged event that fits with its tag entry: each entry takes
             // TAG_ENTRY bytes of the segment, so the limit shrinks by one
             // (exactly, or more than needed when the frame cap was the
             // binding bound: never too little).
-            Some(t) if new_fill + TAG_ENTRY <= limit && (*p.tags.get()).len() < (*p.tags.get()).capacity() => {
-                (*p.tags.get()).push((p.events.get(), t));
+            Some(t)
+                if new_fill + TAG_ENTRY <= limit
+                    // SAFETY: producer side (contract): no other reference
+                    // to the tags exists while we read them.
+                    && unsafe { (*p.tags.get()).len() < (*p.tags.get()).capacity() } =>
+            {
+                // SAFETY: producer side (contract): this is the only
+                // reference to the tags; below capacity, so no allocation.
+                unsafe { (*p.tags.get()).push((p.events.get(), t)) };
                 p.fill_limit.set(limit - TAG_ENTRY);
-                self.append(fill, event, max_events);
+                // SAFETY: producer side; the event and its tag entry fit
+                // within the shrunk `fill_limit` (as in the arm above).
+                unsafe { self.append(fill, event, max_events) };
                 return Ok(());
             }
             _ => {}
         }
-        self.push_slow(event, tag, max_events, now)
+        // SAFETY: producer side (contract).
+        unsafe { self.push_slow(event, tag, max_events, now) }
     }
 
     /// The collector's submit fast path: appends an untagged event if it fits
@@ -291,7 +309,9 @@ impl SpscRing {
         if new_fill > p.fill_limit.get() || events as u64 >= max_events {
             return false;
         }
-        self.write_event(fill, event);
+        // SAFETY: producer side (contract); the event fits the open frame
+        // within `fill_limit` (checked above).
+        unsafe { self.write_event(fill, event) };
         p.events.set(events);
         true
     }
@@ -338,18 +358,26 @@ impl SpscRing {
         if bytes == 0 {
             return (0, 0);
         }
-        // Not yet sealed, so the consumer does not read these bytes.
-        self.buf.write((p.seg.get() & self.mask) + SEG_HEADER + fill, &encoded[..bytes]);
+        // SAFETY: producer side (contract). The run ends within `room`, so
+        // within `fill_limit`: inside the open segment's space, which was
+        // checked free of the consumer (`has_room`) and before the buffer
+        // end. Not yet sealed, so the consumer does not read these bytes.
+        unsafe { self.buf.write((p.seg.get() & self.mask) + SEG_HEADER + fill, &encoded[..bytes]) };
         p.fill.set(fill + bytes);
         p.events.set(events as u32);
         if events >= max_events {
-            self.seal();
+            // SAFETY: producer side (contract); the frame's events are whole
+            // (contract), so the header counts them right.
+            unsafe { self.seal() };
         }
         ((events - first) as usize, bytes)
     }
 
     /// Everything but the fast path: tags, a fresh look at the free space,
     /// sealing, opening. Out of line to keep the fast path small.
+    ///
+    /// # Safety
+    /// As for `push_tagged`.
     #[inline(never)]
     unsafe fn push_slow(
         &self,
@@ -361,8 +389,9 @@ impl SpscRing {
         let p = &self.producer;
         let fill = p.fill.get();
         if fill > 0 {
-            // SAFETY: producer side (contract).
-            let tags = &*p.tags.get();
+            // SAFETY: producer side (contract): nothing else refers to the
+            // tags; this borrow ends before `push_tag` and `seal` take them.
+            let tags = unsafe { &*p.tags.get() };
             let new_fill = fill + EVENT_PREFIX + event.len();
             let tag_full = tag.is_some() && tags.len() == tags.capacity();
             if !tag_full && new_fill <= self.max_frame_bytes && (p.events.get() as u64) < max_events {
@@ -371,17 +400,25 @@ impl SpscRing {
                 if (seg & self.mask) + size <= self.capacity() {
                     // One more header's worth for the terminator after it.
                     if !self.has_room(seg + size + HEADER) {
-                        self.seal();
+                        // SAFETY: producer side (contract).
+                        unsafe { self.seal() };
                         return Err(Full);
                     }
-                    self.push_tag(tag);
-                    self.refresh_fill_limit();
-                    self.append(fill, event, max_events);
+                    // SAFETY: producer side; a tag is only pushed when the
+                    // tags are below capacity (`tag_full` above).
+                    unsafe { self.push_tag(tag) };
+                    // SAFETY: producer side (contract).
+                    unsafe { self.refresh_fill_limit() };
+                    // SAFETY: producer side; the grown segment was just
+                    // checked to fit before the buffer end and within the
+                    // space free of the consumer, terminator included.
+                    unsafe { self.append(fill, event, max_events) };
                     return Ok(());
                 }
                 // Not before the end of the buffer: a new frame at its start.
             }
-            self.seal();
+            // SAFETY: producer side (contract).
+            unsafe { self.seal() };
         }
         // Open a frame at `start`, or at the buffer start if it does not fit
         // before the end.
@@ -398,18 +435,29 @@ impl SpscRing {
         p.events.set(0);
         p.stamp.set(stamp);
         self.open_since.store(OPEN | stamp as u64, Ordering::Relaxed);
-        self.push_tag(tag);
-        self.refresh_fill_limit();
-        self.append(FRAME_HEADER, event, max_events);
+        // SAFETY: producer side; the tags were cleared by the last seal.
+        unsafe { self.push_tag(tag) };
+        // SAFETY: producer side (contract).
+        unsafe { self.refresh_fill_limit() };
+        // SAFETY: producer side; the one-event segment was just checked to
+        // fit before the buffer end and within the space free of the
+        // consumer, terminator included.
+        unsafe { self.append(FRAME_HEADER, event, max_events) };
         Ok(())
     }
 
     /// Records the tag of the event about to be appended.
+    ///
+    /// # Safety
+    /// As for `push_tagged`, and the tags are below capacity (the hot path
+    /// must not allocate).
     #[inline(always)]
     unsafe fn push_tag(&self, tag: Option<u32>) {
         if let Some(tag) = tag {
             let p = &self.producer;
-            (*p.tags.get()).push((p.events.get(), tag));
+            // SAFETY: producer side (contract): the only reference to the
+            // tags.
+            unsafe { (*p.tags.get()).push((p.events.get(), tag)) };
         }
     }
 
@@ -418,11 +466,15 @@ impl SpscRing {
     /// the cached `head` (with the tags so far and the terminator behind it).
     /// Segment sizes are multiples of 8 and so are both bounds, so comparing
     /// unrounded sizes is exact.
+    ///
+    /// # Safety
+    /// As for `push_tagged`.
     #[inline(always)]
     unsafe fn refresh_fill_limit(&self) {
         let p = &self.producer;
         let seg = p.seg.get();
-        let fixed = SEG_HEADER + (*p.tags.get()).len() * TAG_ENTRY;
+        // SAFETY: producer side (contract): no one writes the tags meanwhile.
+        let fixed = SEG_HEADER + unsafe { (*p.tags.get()).len() } * TAG_ENTRY;
         let to_end = self.capacity() - (seg & self.mask);
         let to_head = p.cached_head.get() + self.capacity() - HEADER - seg;
         p.fill_limit.set(self.max_frame_bytes.min(to_end.min(to_head).saturating_sub(fixed)));
@@ -431,26 +483,39 @@ impl SpscRing {
     /// Writes one event at the end of the open frame (space checked), and
     /// seals the frame at once when it now holds `max_events`, so a complete
     /// frame does not wait for the next push.
+    ///
+    /// # Safety
+    /// As for `write_event`.
     #[inline(always)]
     unsafe fn append(&self, fill: usize, event: &[u8], max_events: u64) {
         let p = &self.producer;
-        self.write_event(fill, event);
+        // SAFETY: the same contract, passed on.
+        unsafe { self.write_event(fill, event) };
         let events = p.events.get() + 1;
         p.events.set(events);
         if events as u64 >= max_events {
-            self.seal();
+            // SAFETY: producer side (contract).
+            unsafe { self.seal() };
         }
     }
 
     /// Writes one event (length prefix, bytes) at `fill` in the open frame,
     /// space checked by the caller, and advances `fill` past it.
+    ///
+    /// # Safety
+    /// As for `push_tagged`; and a frame is open whose segment has room for
+    /// the event at `fill` (within `fill_limit`, or checked afresh).
     #[inline(always)]
     unsafe fn write_event(&self, fill: usize, event: &[u8]) {
         let p = &self.producer;
-        // Not yet sealed, so the consumer does not read these bytes.
         let at = (p.seg.get() & self.mask) + SEG_HEADER + fill;
-        self.buf.write(at, &(event.len() as u32).to_le_bytes());
-        self.buf.write(at + EVENT_PREFIX, event);
+        // SAFETY: the prefix and the bytes lie in the open segment, which the
+        // producer side owns: checked before the buffer end and free of the
+        // consumer (contract). Not yet sealed, so the consumer does not read
+        // these bytes.
+        unsafe { self.buf.write(at, &(event.len() as u32).to_le_bytes()) };
+        // SAFETY: as above.
+        unsafe { self.buf.write(at + EVENT_PREFIX, event) };
         p.fill.set(fill + EVENT_PREFIX + event.len());
     }
 
@@ -467,21 +532,31 @@ impl SpscRing {
         }
         let (seg, events) = (p.seg.get(), p.events.get());
         let off = seg & self.mask;
-        // SAFETY: producer side (contract).
-        let tags = &mut *p.tags.get();
+        // SAFETY: producer side (contract): the only reference to the tags.
+        let tags = unsafe { &mut *p.tags.get() };
         let mut header = [0u8; FRAME_HEADER];
         header[..2].copy_from_slice(&MAGIC);
         header[2] = VERSION;
         header[4..].copy_from_slice(&events.to_le_bytes());
-        self.buf.write(off + SEG_HEADER, &header);
+        // SAFETY: (for this write and those below) the open segment, its tag entries
+        // included, was checked to fit before the buffer end and in space
+        // free of the consumer when it grew to this size (`fill_limit`
+        // accounts a TAG_ENTRY per tag), and the producer side owns it until
+        // the Release store of its seg word below; the consumer stops at
+        // that word (0 until then), so it reads none of these bytes yet.
+        unsafe { self.buf.write(off + SEG_HEADER, &header) };
         let mut at = off + SEG_HEADER + fill;
         for &(index, tag) in tags.iter() {
-            self.buf.write(at, &index.to_le_bytes());
-            self.buf.write(at + 4, &tag.to_le_bytes());
+            // SAFETY: as above: a tag entry of the open segment.
+            unsafe { self.buf.write(at, &index.to_le_bytes()) };
+            // SAFETY: as above.
+            unsafe { self.buf.write(at + 4, &tag.to_le_bytes()) };
             at += TAG_ENTRY;
         }
-        self.buf.write(off + 8, &p.stamp.get().to_le_bytes());
-        self.buf.write(off + 12, &events.to_le_bytes());
+        // SAFETY: as above: the info word, behind the still-0 seg word.
+        unsafe { self.buf.write(off + 8, &p.stamp.get().to_le_bytes()) };
+        // SAFETY: as above.
+        unsafe { self.buf.write(off + 12, &events.to_le_bytes()) };
         let next = seg + segment_size(fill, tags.len());
         // The terminator: free space we own (checked when the space was
         // taken). Relaxed: the Release store below publishes it before the
@@ -527,12 +602,22 @@ impl SpscRing {
                 continue;
             }
             let (fill, ntags) = (word as u32 as usize, (word >> 32) as usize);
-            let (stamp, events) = self.buf.read_u32_pair(off + 8);
-            self.buf.read(off + SEG_HEADER, fill, |frame| {
-                self.buf.read(off + SEG_HEADER + fill, ntags * TAG_ENTRY, |tags| {
-                    f(SealedFrame { frame, events, stamp, tags })
+            // SAFETY: the Acquire load of the seg word made the sealed
+            // segment (info word, frame, tags) visible; the producer writes
+            // none of it again until `head` passes it (its Acquire load of
+            // `head` in `has_room`); the seg word's lengths describe a
+            // segment the producer fitted in the buffer; and `off + 8` is
+            // 8-aligned. One drainer at a time (contract).
+            let (stamp, events) = unsafe { self.buf.read_u32_pair(off + 8) };
+            // SAFETY: as above, for the frame and then its tag entries; the
+            // slices live only while `f` runs, before `head` moves.
+            unsafe {
+                self.buf.read(off + SEG_HEADER, fill, |frame| {
+                    self.buf.read(off + SEG_HEADER + fill, ntags * TAG_ENTRY, |tags| {
+                        f(SealedFrame { frame, events, stamp, tags })
+                    })
                 })
-            });
+            };
             head += segment_size(fill, ntags);
             taken += 1;
             // Release: our reads of the frame happen-before the producer's

@@ -77,8 +77,10 @@ struct SlotCache {
     held: AtomicUsize,
 }
 
-// SAFETY: the cells are only touched by the holder of the partition's gate
-// (see `Tracker::acquire_in`); `held` is atomic.
+// SAFETY: the cells are only touched by the holder of the partition's
+// exclusive SPSC gate (the contract of `Tracker::acquire_in`), one thread at
+// a time, and each holder's writes reach the next through the gate's
+// Release exit and Acquire entry; `held` is atomic.
 unsafe impl Sync for SlotCache {}
 
 impl SlotCache {
@@ -151,7 +153,10 @@ impl Tracker {
     /// thread touches that partition's batch; `p` < partitions.
     pub unsafe fn acquire_in(&self, p: usize) -> Result<(u32, u64)> {
         let cache = &self.caches[p];
-        let (next, end) = (&mut *cache.next.get(), &mut *cache.end.get());
+        // SAFETY: the caller holds partition `p`'s exclusive gate (contract),
+        // so no other reference to this batch's cells exists while these
+        // borrows live (they end with this call).
+        let (next, end) = unsafe { (&mut *cache.next.get(), &mut *cache.end.get()) };
         if *next == *end {
             let mut free = self.free_list();
             let n = free.len().min(self.batch);
@@ -159,13 +164,15 @@ impl Tracker {
                 drop(free);
                 return Err(self.exhausted());
             }
-            let batch = &mut *cache.slots.get();
+            // SAFETY: as above; the only borrow of the batch's slots.
+            let batch = unsafe { &mut *cache.slots.get() };
             for (dst, src) in batch.iter_mut().zip(free.drain(..n)) {
                 *dst = src;
             }
             (*next, *end) = (0, n);
         }
-        let slot = (*cache.slots.get())[*next];
+        // SAFETY: as above; `batch`, if taken, is no longer used.
+        let slot = unsafe { (*cache.slots.get())[*next] };
         *next += 1;
         // Relaxed: only read by `in_use`, a snapshot.
         cache.held.store(*end - *next, Ordering::Relaxed);
