@@ -25,7 +25,8 @@
 //! then also checks that memory is flat from cycle to cycle (scripts/
 //! reliability.sh --long runs it for 120 s). The report line gives, per
 //! phase, the settled samples at the phase's level and the last p99 wait
-//! to acknowledgement (reported, not asserted).
+//! to acknowledgement (asserted inside the budget from L5 up, reported
+//! below).
 
 mod reliability;
 
@@ -265,11 +266,28 @@ fn stepped_and_bursty_load_keeps_the_books_follows_the_rate_and_bounds_memory() 
                 phase.offer.mean_rate(),
                 phase.level.number()
             );
+            // The p99 wait to acknowledgement of every window wholly in the
+            // phase stays inside the level's budget (a window in which no
+            // frame completed reports 0: at L7 a 400 ms phase may end
+            // before its first frame is due, so the long run is what
+            // checks L7 and up). Asserted from L5
+            // (100 ms) up: below that the wait includes librdkafka's
+            // linger.ms (10 ms, above L1..L3's budgets) and scheduling
+            // delays of a 2-core machine shared with builds, which are not
+            // the collector's (tests/kafka_broker.rs and tests/calibration.rs
+            // check those budgets where they can be met); there it is
+            // reported only.
+            let worst_p99 = settled.iter().map(|s| s.status.latency_p99_us).max().unwrap_or(0);
+            if phase.level.budget_ms() >= 100 {
+                assert!(
+                    worst_p99 <= phase.level.budget_ms() * 1000,
+                    "phase {i} (cycle {round}, {:?}): p99 wait {worst_p99} us over the {} budget of {} ms",
+                    phase.offer,
+                    phase.level.name(),
+                    phase.level.budget_ms()
+                );
+            }
             if round == 0 {
-                // Reported, not asserted: the wait to acknowledgement here
-                // includes librdkafka's linger.ms (10 ms), above L1..L3's
-                // budgets, and a 2-core machine shared with builds adds
-                // its own; tests/kafka_broker.rs checks the budgets.
                 let p99 = settled.last().map_or(0, |s| s.status.latency_p99_us);
                 phase_lines.push(format!(
                     "{:.0}/s->L{} {}/{} p99={}us",
