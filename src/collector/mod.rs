@@ -573,6 +573,14 @@ impl Collector {
         self.core.accounting.last_error()
     }
 
+    /// Bytes the sink has sent so far, after framing, batching and
+    /// compression, when it knows them (see [`crate::sink::Sink::wire_bytes`]:
+    /// for Kafka, with `kafka.statistics.interval.ms` set, as of librdkafka's
+    /// latest statistics report). For benchmarks and monitoring.
+    pub fn wire_bytes(&self) -> Option<u64> {
+        self.core.sink.wire_bytes()
+    }
+
     /// Refuses new submits, waits for submits in progress, then flushes
     /// everything pending and stops the flush threads. Waits at most
     /// `close.timeout.ms` for the sink, plus a short margin for the sink to

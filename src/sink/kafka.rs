@@ -102,6 +102,10 @@ pub struct SinkContext {
     /// Microseconds after `started` of the last successful delivery report
     /// (0: none yet). See `KafkaSink::enqueue`.
     progress_us: AtomicU64,
+    /// librdkafka's `tx_bytes` (bytes sent to the brokers, after batching
+    /// and compression) from its latest statistics report, plus one; 0
+    /// until the first report (only with `kafka.statistics.interval.ms`).
+    tx_bytes_plus_one: AtomicU64,
 }
 
 impl SinkContext {
@@ -114,6 +118,10 @@ impl SinkContext {
 impl ClientContext for SinkContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.note_error(format!("{error}: {reason}"));
+    }
+    fn stats(&self, statistics: rdkafka::statistics::Statistics) {
+        let sent = u64::try_from(statistics.tx_bytes).unwrap_or(0);
+        self.tx_bytes_plus_one.store(sent.saturating_add(1), Ordering::Relaxed);
     }
     // librdkafka's own log lines stay quiet unless they are errors.
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
@@ -300,6 +308,7 @@ impl KafkaSink {
             last_error: Mutex::new(None),
             started: Instant::now(),
             progress_us: AtomicU64::new(0),
+            tx_bytes_plus_one: AtomicU64::new(0),
         };
         let producer: ThreadedProducer<SinkContext> = client.create_with_context(context).map_err(|e| {
             Error::invalid_config(format!("librdkafka refused the configuration: {e}"))
@@ -465,6 +474,10 @@ impl Sink for KafkaSink {
 
     fn errors(&self) -> (u64, Option<String>) {
         KafkaSink::errors(self)
+    }
+
+    fn wire_bytes(&self) -> Option<u64> {
+        self.producer.context().tx_bytes_plus_one.load(Ordering::Relaxed).checked_sub(1)
     }
 
     fn name(&self) -> &'static str {

@@ -48,6 +48,14 @@ pub trait Sink: Send + Sync + 'static {
         (0, None)
     }
 
+    /// Bytes sent to the destination so far, after framing, batching and
+    /// compression, when the sink knows them: the Kafka sink reports
+    /// librdkafka's `tx_bytes` from its latest statistics, so only with
+    /// `kafka.statistics.interval.ms` set, and as of that report.
+    fn wire_bytes(&self) -> Option<u64> {
+        None
+    }
+
     /// A short name for status and errors.
     fn name(&self) -> &'static str;
 }

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 /// Tracked events that may await their outcome at once: room for a second
 /// of a fast producer, so refusals mean a stalled sink, not a small table.
 const TRACKING_SLOTS: &str = "1048576";
+/// librdkafka's statistics interval: often enough to measure a two-second cell.
+const STATS_MS: &str = "250";
 /// How long the drain waits for outcomes after the flush.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
@@ -34,6 +36,8 @@ pub fn config(cell: &Cell, bootstrap: &str) -> Result<Config, String> {
     let mut set = |k: &str, v: &str| config.set(k, v).map_err(|e| format!("{}: {}", cell.name, e.message()));
     set("tracking.queue", "true")?;
     set("tracking.slots", TRACKING_SLOTS)?;
+    // librdkafka's statistics give the bytes on the wire (`Collector::wire_bytes`).
+    set("kafka.statistics.interval.ms", STATS_MS)?;
     for (k, v) in &cell.resolved.keys {
         set(k, v)?;
     }
@@ -69,7 +73,7 @@ pub fn run(cell: &Cell, bootstrap: &str, live: &Arc<Live>) -> Result<Measured, S
         Err(e) => Sent::Fatal(e.message().to_string()),
     };
 
-    let (counts, recorder, cpu_ms, flush_error) = std::thread::scope(|scope| {
+    let (counts, recorder, cpu_ms, flush_error, wire) = std::thread::scope(|scope| {
         let drain = scope.spawn(|| {
             let mut rec = Recorder::new(origin, measure_from_ns, cell.timeline_ms, live.clone());
             let mut buf = vec![AckEvent::EMPTY; 4096];
@@ -101,12 +105,20 @@ pub fn run(cell: &Cell, bootstrap: &str, live: &Arc<Live>) -> Result<Measured, S
         let measure_from = origin + Duration::from_secs_f64(cell.load.measure_from_s);
         std::thread::sleep(measure_from.saturating_duration_since(Instant::now()));
         let cpu_start = process_cpu_ms();
+        let wire_start = (Instant::now(), collector.wire_bytes());
         let counts = producers.join().expect("producers panicked");
+        // Bytes on the wire per second over the measured part: both ends are
+        // librdkafka's latest statistics report (at most STATS_MS old), so
+        // the lag cancels out of the rate.
+        let wire = match (wire_start.1, collector.wire_bytes()) {
+            (Some(from), Some(to)) => Some(to.saturating_sub(from) as f64 / wire_start.0.elapsed().as_secs_f64()),
+            _ => None,
+        };
         let flush_error = collector.flush(Duration::from_secs(60)).err().map(|e| e.message().to_string());
         expected.store(counts.accepted_total, Ordering::Release);
         let recorder = drain.join().expect("the drain panicked");
         let cpu_ms = process_cpu_ms() - cpu_start;
-        (counts, recorder, cpu_ms, flush_error)
+        (counts, recorder, cpu_ms, flush_error, wire)
     });
     if let Some(e) = counts.fatal.as_ref() {
         return Err(format!("{}: a submit failed: {e}", cell.name));
@@ -125,7 +137,7 @@ pub fn run(cell: &Cell, bootstrap: &str, live: &Arc<Live>) -> Result<Measured, S
         notes.push(format!("last delivery error: {}", e.message()));
     }
     let _ = collector.close();
-    let run = entry(cell, &counts, &recorder, Some(cpu_ms), None, notes);
+    let run = entry(cell, &counts, &recorder, Some(cpu_ms), wire, notes);
     Ok(Measured { run, histogram: recorder.latency, timeline: recorder.timeline })
 }
 

@@ -209,7 +209,7 @@ mod tests {
         // The first 20 warm-up events and the last 100 are refused.
         let counts = drive(&load, Instant::now(), &|_, intended_ns| {
             seen.fetch_add(1, Ordering::Relaxed);
-            if intended_ns < 10_000_000 || intended_ns >= 250_000_000 {
+            if !(10_000_000..250_000_000).contains(&intended_ns) {
                 Sent::Rejected
             } else {
                 Sent::Accepted

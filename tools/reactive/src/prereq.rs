@@ -6,7 +6,7 @@
 use crate::cell_java::Jvm;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -103,5 +103,5 @@ pub fn jvm(root: &Path, cells: &[String], with_native: bool) -> Result<Jvm, Stri
             return Err(format!("building {} failed; the rust-jni cells need it, or skip them with --impl rust,java", native_library.display()));
         }
     }
-    Ok(Jvm { classpath: format!("{}:{}", classes.display(), deps.trim()), native_library: PathBuf::from(native_library) })
+    Ok(Jvm { classpath: format!("{}:{}", classes.display(), deps.trim()), native_library })
 }

@@ -133,13 +133,13 @@ fn figures(md: &mut String, results: &Results) {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(&r.implementation),
             cell(&r.variant),
             cell(&row_key(r)),
             opt(r.offered_events_per_sec, rate),
             rate(r.achieved_events_per_sec),
-            format!("{:.2}", r.mb_per_sec),
+            r.mb_per_sec,
             opt(r.wire_bytes_per_sec, mb),
             opt(r.cpu_ms_per_million, |c| format!("{c:.0}")),
             micros(l.p50_us),
