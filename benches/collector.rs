@@ -19,6 +19,10 @@
 //!   null sink that only counts.
 //! * `mutex_reuse/<T>p`: the same, but the flush swaps in a spare buffer that
 //!   keeps its capacity, so producers never wait on an allocation.
+//! * `mutex_per_partition/<T>p`: `mutex_reuse` partitioned as microbatch is:
+//!   one mutex-and-buffer and one flush thread per CPU, each producer thread
+//!   on one partition. The fair reference for more than one producer: the
+//!   single-mutex ratios mostly measure partitioning.
 //!
 //! `T` producer threads submit `EVENTS / T` events each, retrying on
 //! MB_ERR_FULL (spin, then yield). The collector is created once per
@@ -412,15 +416,75 @@ impl Contender for MutexReference {
     }
 }
 
+/// The reference partitioned as microbatch is by default: one mutex-and-
+/// buffer per CPU, each with its own flush thread (on 2 CPUs: 2 partitions
+/// and 2 flush threads, microbatch's defaults), and a producer thread
+/// appending to one partition for the whole of its run (threads are handed
+/// partitions in turn, as microbatch hands out home partitions). Against it
+/// the ratios measure the rings and gates, not partitioning.
+struct PartitionedMutexReference {
+    name: &'static str,
+    parts: Vec<MutexCollector>,
+    next: AtomicU64,
+    submitted: AtomicU64,
+}
+
+impl PartitionedMutexReference {
+    fn new(name: &'static str) -> PartitionedMutexReference {
+        let params = PressureLevel::parse(LEVEL.to_str().unwrap()).unwrap().bootstrap(1_000_000);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parts = (0..cpus).map(|_| MutexCollector::new(params.max_events, params.max_wait, true)).collect();
+        PartitionedMutexReference { name, parts, next: AtomicU64::new(0), submitted: AtomicU64::new(0) }
+    }
+}
+
+impl Contender for PartitionedMutexReference {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn submit_n(&self, n: u64) {
+        // Each producer thread calls this once per round: its partition.
+        let home = &self.parts[(self.next.fetch_add(1, Ordering::Relaxed) % self.parts.len() as u64) as usize];
+        let ev = event(n);
+        for _ in 0..n {
+            home.submit(&ev);
+        }
+        self.submitted.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn flush(&self) {
+        for part in &self.parts {
+            part.flush();
+        }
+    }
+
+    fn check(&self, producers: usize) {
+        let sinks = self.parts.iter().map(|p| &p.shared.sink);
+        let (events, frames, bytes) = sinks.fold((0, 0, 0), |(e, f, b), s| {
+            (e + s.events.load(Ordering::Relaxed), f + s.frames.load(Ordering::Relaxed), b + s.bytes.load(Ordering::Relaxed))
+        });
+        assert_eq!(events, self.submitted.load(Ordering::Relaxed), "flush left events behind");
+        assert_eq!(bytes, events * (4 + EVENT_BYTES as u64));
+        eprintln!(
+            "  [{}/{producers}p] {events} events in {frames} frames over {} partitions ({:.0} events/frame)",
+            self.name,
+            self.parts.len(),
+            events as f64 / frames.max(1) as f64
+        );
+    }
+}
+
 type MakeContender = fn() -> Box<dyn Contender>;
 
 /// Every contender, the microbatch ones first.
-const CONTENDERS: [MakeContender; 5] = [
+const CONTENDERS: [MakeContender; 6] = [
     || Box::new(Microbatch::new("mb_spsc", c"spsc", c"true")),
     || Box::new(Microbatch::new("mb_spsc_lock", c"spsc", c"false")),
     || Box::new(Microbatch::new("mb_mpsc", c"mpsc", c"true")),
     || Box::new(MutexReference::new("mutex", false)),
     || Box::new(MutexReference::new("mutex_reuse", true)),
+    || Box::new(PartitionedMutexReference::new("mutex_per_partition")),
 ];
 
 fn collector_throughput(c: &mut Criterion) {
