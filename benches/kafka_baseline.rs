@@ -7,11 +7,16 @@
 //! 100-byte events, lz4, the library's default producer settings.
 //!
 //!   B=$(scripts/kafka-broker.sh start)
-//!   cargo bench --bench kafka_baseline -- --bootstrap "$B" --seconds 10
+//!   cargo bench --bench kafka_baseline -- --bootstrap "$B" --seconds 10 [--events json|x]
 //!
-//! Throughput counts events Kafka acknowledged (delivery reports), over the
-//! time from the first send until everything sent was acknowledged. Results
-//! are also written as JSON (default reports/kafka-baseline.json).
+//! Events are JSON-like records with varied fields from a fixed seed (the
+//! Java benchmarks' kind, so lz4 squeezes them as it would real events);
+//! `--events x` sends the earlier 'x' bytes and a counter, which lz4
+//! squeezes to almost nothing. Throughput counts events Kafka acknowledged
+//! (delivery reports), over the time from the first send until everything
+//! sent was acknowledged; wire MB/s is what went to the broker after
+//! batching and compression (librdkafka's `tx_bytes`). Results are also
+//! written as JSON (default reports/kafka-baseline.json).
 
 use microbatch::frame::FrameEncoder;
 use microbatch::{Code, Collector, Config};
@@ -20,20 +25,36 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 const EVENT: usize = 100;
+/// librdkafka's statistics interval; after the last acknowledgement the
+/// bench waits a little longer than this for the final `tx_bytes`.
+const STATS_MS: &str = "250";
+const STATS_WAIT: Duration = Duration::from_millis(400);
+
+/// What one mode measured: events acknowledged, the time they took, and the
+/// bytes sent to the broker (None if no statistics report came).
+type Measured = (u64, Duration, Option<u64>);
 
 struct Args {
     bootstrap: String,
     seconds: u64,
     json: String,
     only: Option<Vec<String>>,
+    /// `json` (default) or `x`.
+    events: String,
 }
 
 fn args() -> Args {
-    let mut a = Args { bootstrap: "mock".into(), seconds: 10, json: "reports/kafka-baseline.json".into(), only: None };
+    let mut a = Args {
+        bootstrap: "mock".into(),
+        seconds: 10,
+        json: "reports/kafka-baseline.json".into(),
+        only: None,
+        events: "json".into(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -41,6 +62,9 @@ fn args() -> Args {
             "--seconds" => a.seconds = it.next().and_then(|s| s.parse().ok()).expect("--seconds N"),
             "--json" => a.json = it.next().expect("--json PATH"),
             "--only" => a.only = Some(it.next().expect("--only A,B").split(',').map(String::from).collect()),
+            "--events" => {
+                a.events = it.next().filter(|e| e == "json" || e == "x").expect("--events json|x");
+            }
             _ => {} // cargo passes --bench
         }
     }
@@ -51,8 +75,14 @@ fn args() -> Args {
 struct Counting {
     delivered: AtomicU64,
     failed: AtomicU64,
+    /// librdkafka's `tx_bytes` from its latest statistics report.
+    tx_bytes: AtomicU64,
 }
-impl ClientContext for Counting {}
+impl ClientContext for Counting {
+    fn stats(&self, statistics: rdkafka::statistics::Statistics) {
+        self.tx_bytes.store(u64::try_from(statistics.tx_bytes).unwrap_or(0), Ordering::Relaxed);
+    }
+}
 impl ProducerContext for Counting {
     type DeliveryOpaque = usize;
     fn delivery(&self, r: &DeliveryResult<'_>, events: usize) {
@@ -68,7 +98,7 @@ fn client_config(bootstrap: &str, extra: &[(&str, &str)]) -> ClientConfig {
     for (k, v) in microbatch::sink::kafka::DEFAULTS {
         c.set(*k, *v);
     }
-    c.set("bootstrap.servers", bootstrap);
+    c.set("bootstrap.servers", bootstrap).set("statistics.interval.ms", STATS_MS);
     for (k, v) in extra {
         c.set(*k, *v);
     }
@@ -76,7 +106,7 @@ fn client_config(bootstrap: &str, extra: &[(&str, &str)]) -> ClientConfig {
 }
 
 fn counting() -> Counting {
-    Counting { delivered: AtomicU64::new(0), failed: AtomicU64::new(0) }
+    Counting { delivered: AtomicU64::new(0), failed: AtomicU64::new(0), tx_bytes: AtomicU64::new(0) }
 }
 
 type Record<'a> = BaseRecord<'a, str, [u8], usize>;
@@ -141,15 +171,63 @@ impl Flavour for PolledBase {
     }
 }
 
+/// The events sent: JSON-like (default) or 'x' bytes (`--events x`).
+static JSON_EVENTS: OnceLock<bool> = OnceLock::new();
+/// Distinct JSON-like events, generated once from a fixed seed.
+static POOL: OnceLock<Vec<[u8; EVENT]>> = OnceLock::new();
+const POOL_SIZE: usize = 4096;
+
 fn event(seq: u64) -> [u8; EVENT] {
+    if *JSON_EVENTS.get_or_init(|| true) {
+        let mut e = POOL.get_or_init(json_pool)[seq as usize % POOL_SIZE];
+        // The sequence number in the record's first field keeps every
+        // event distinct, as ids are.
+        let digits = format!("{:010}", seq % 10_000_000_000);
+        e[6..16].copy_from_slice(digits.as_bytes());
+        return e;
+    }
     let mut e = [b'x'; EVENT];
     e[..8].copy_from_slice(&seq.to_le_bytes());
     e
 }
 
+/// 100-byte records shaped like a gateway's events (an id, a user, a path,
+/// a status, a duration, a zone), fields drawn by xorshift from a fixed
+/// seed, padded with spaces inside the object (the longest is 99 bytes
+/// before its closing brace).
+fn json_pool() -> Vec<[u8; EVENT]> {
+    const PATHS: [&str; 6] = ["orders", "users", "carts", "payments", "search", "items"];
+    const REGIONS: [&str; 4] = ["eu-west-1", "us-east-2", "ap-south-1", "sa-east-1"];
+    const STATUS: [u32; 5] = [200, 200, 201, 404, 503];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..POOL_SIZE)
+        .map(|_| {
+            let text = format!(
+                "{{\"id\":0000000000,\"user\":\"u{:04}\",\"path\":\"/v1/{}/{}\",\"status\":{},\"ms\":{},\"zone\":\"{}\"",
+                next() % 10_000,
+                PATHS[(next() % 6) as usize],
+                next() % 1000,
+                STATUS[(next() % 5) as usize],
+                next() % 500,
+                REGIONS[(next() % 4) as usize]
+            );
+            let mut e = [b' '; EVENT];
+            e[..text.len()].copy_from_slice(text.as_bytes());
+            e[EVENT - 1] = b'}';
+            e
+        })
+        .collect()
+}
+
 /// Sends `per_send` events per Kafka record (1 = per-event records) for
 /// `seconds`, then waits for every acknowledgement.
-fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64, base_producer: bool) -> (u64, Duration) {
+fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64, base_producer: bool) -> Measured {
     let message_max = (per_send * (EVENT + 4) + 64 * 1024).max(1_000_000).to_string();
     let config = client_config(bootstrap, &[("message.max.bytes", &message_max)]);
     let p: Box<dyn Flavour> = if base_producer {
@@ -187,15 +265,22 @@ fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64, base_produce
         }
     }
     let ctx = p.finish();
+    let took = start.elapsed();
     assert_eq!(ctx.failed.load(Ordering::Relaxed), 0, "deliveries failed");
-    (ctx.delivered.load(Ordering::Relaxed), start.elapsed())
+    std::thread::sleep(STATS_WAIT);
+    let sent = ctx.tx_bytes.load(Ordering::Relaxed);
+    (ctx.delivered.load(Ordering::Relaxed), took, (sent > 0).then_some(sent))
 }
 
 /// The collector with one producer thread submitting as fast as it can.
-fn collector(pairs: &[(&str, &str)], seconds: u64) -> (u64, Duration) {
+fn collector(pairs: &[(&str, &str)], seconds: u64) -> Measured {
     let mut cfg = Config::default();
     for (k, v) in pairs {
         cfg.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
+    }
+    let kafka = pairs.iter().any(|(k, v)| *k == "sink" && *v == "kafka");
+    if kafka {
+        cfg.set("kafka.statistics.interval.ms", STATS_MS).expect("statistics interval");
     }
     let c = Collector::new(&cfg).expect("collector");
     let start = Instant::now();
@@ -223,13 +308,18 @@ fn collector(pairs: &[(&str, &str)], seconds: u64) -> (u64, Duration) {
         stop.store(true, Ordering::Relaxed);
     });
     c.flush(Duration::from_secs(120)).expect("flush");
+    let took = start.elapsed();
     let st = c.status();
     assert_eq!(st.failed, 0, "deliveries failed");
-    (st.delivered, start.elapsed())
+    if kafka {
+        std::thread::sleep(STATS_WAIT);
+    }
+    (st.delivered, took, c.wire_bytes())
 }
 
 fn main() {
     let a = args();
+    JSON_EVENTS.set(a.events == "json").expect("set once");
     let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let topic = |m: &str| format!("mb-bench-{m}-{run_id}");
     // "mock": one in-process mock cluster for every mode, created and kept on
@@ -250,7 +340,7 @@ fn main() {
         v.extend(extra.iter().map(|(k, x)| (*k, x.to_string())));
         v
     };
-    type Mode<'a> = (&'static str, Box<dyn Fn() -> (u64, Duration) + 'a>);
+    type Mode<'a> = (&'static str, Box<dyn Fn() -> Measured + 'a>);
     let s = a.seconds;
     let modes: Vec<Mode> = vec![
         ("BULK", Box::new(|| raw(b, &topic("bulk"), 1000, s, false))),
@@ -271,22 +361,33 @@ fn main() {
         ("COLLECTOR_ONLY", Box::new(move || collector(&[("sink", "null"), ("level", "L10_MAX")], s))),
         ("PER_EVENT", Box::new(|| raw(b, &topic("per-event"), 1, s, false))),
     ];
-    println!("Kafka baseline: {EVENT}-byte events, lz4, {s} s per mode, broker {b}{}", if mock.is_some() { " (mock cluster)" } else { "" });
+    println!(
+        "Kafka baseline: {EVENT}-byte {} events, lz4, {s} s per mode, broker {b}{}",
+        if a.events == "json" { "JSON-like" } else { "'x'" },
+        if mock.is_some() { " (mock cluster)" } else { "" }
+    );
     // The broker's JVM compiles its hot paths during the first seconds of
     // load: warm it up so the first mode measured is not penalised.
     let warm = raw(b, &topic("warm-up"), 1000, s.min(3), false).0;
     println!("  (warm-up: {warm} events, not counted)");
-    let mut results: Vec<(&str, f64)> = Vec::new();
+    let mut results: Vec<(&str, f64, Option<f64>)> = Vec::new();
     for (name, run) in &modes {
         if a.only.as_ref().is_some_and(|o| !o.iter().any(|x| x == name)) {
             continue;
         }
-        let (events, took) = run();
+        let (events, took, sent) = run();
         let rate = events as f64 / took.as_secs_f64();
-        println!("  {name:<15} {:>12.0} events/s {:>9.1} MB/s  ({events} events in {:.1} s)", rate, rate * EVENT as f64 / 1e6, took.as_secs_f64());
-        results.push((name, rate));
+        let wire = sent.map(|b| b as f64 / took.as_secs_f64() / 1e6);
+        let wire_text = wire.map_or("       -".to_string(), |w| format!("{w:>8.1}"));
+        println!(
+            "  {name:<17} {:>12.0} events/s {:>9.1} MB/s {wire_text} wire MB/s  ({events} events in {:.1} s)",
+            rate,
+            rate * EVENT as f64 / 1e6,
+            took.as_secs_f64()
+        );
+        results.push((name, rate, wire));
     }
-    let get = |n: &str| results.iter().find(|(m, _)| *m == n).map(|(_, r)| *r);
+    let get = |n: &str| results.iter().find(|(m, _, _)| *m == n).map(|(_, r, _)| *r);
     println!();
     if let (Some(bulk), Some(auto)) = (get("BULK"), get("ADAPTIVE_AUTO")) {
         let pct = 100.0 * auto / bulk;
@@ -302,8 +403,17 @@ fn main() {
         println!("frames (BULK) = {:.1}x per-event records", bulk / per);
     }
     let json = format!(
-        "{{\"event_bytes\":{EVENT},\"seconds\":{s},\"bootstrap\":\"{b}\",\"results\":{{{}}}}}\n",
-        results.iter().map(|(n, r)| format!("\"{n}\":{{\"events_per_sec\":{r:.0},\"mb_per_sec\":{:.2}}}", r * EVENT as f64 / 1e6)).collect::<Vec<_>>().join(",")
+        "{{\"event_bytes\":{EVENT},\"events\":\"{}\",\"seconds\":{s},\"bootstrap\":\"{b}\",\"results\":{{{}}}}}\n",
+        a.events,
+        results
+            .iter()
+            .map(|(n, r, w)| format!(
+                "\"{n}\":{{\"events_per_sec\":{r:.0},\"mb_per_sec\":{:.2},\"wire_mb_per_sec\":{}}}",
+                r * EVENT as f64 / 1e6,
+                w.map_or("null".to_string(), |w| format!("{w:.2}"))
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
     );
     if let Some(dir) = std::path::Path::new(&a.json).parent() {
         let _ = std::fs::create_dir_all(dir);
