@@ -98,8 +98,19 @@ public final class CollectorConfig {
      * @throws IllegalArgumentException naming the first bad key and what it allows
      */
     public static CollectorConfig parse(Map<String, String> config) {
+        return parse(config, false);
+    }
+
+    /**
+     * As {@link #parse(Map)}; with {@code callbackSink}, frames go to a {@link BatchSink} passed
+     * to the collector unless the {@code sink} key says otherwise ({@link #useCallbackSink}).
+     */
+    public static CollectorConfig parse(Map<String, String> config, boolean callbackSink) {
         Objects.requireNonNull(config, "config");
         CollectorConfig c = new CollectorConfig();
+        if (callbackSink) {
+            c.useCallbackSink();
+        }
         for (Map.Entry<String, String> e : config.entrySet()) {
             if (e.getKey() == null || e.getValue() == null) {
                 throw new IllegalArgumentException("configuration keys and values must not be null, got "

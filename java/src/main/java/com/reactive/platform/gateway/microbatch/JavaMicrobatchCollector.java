@@ -172,18 +172,7 @@ public final class JavaMicrobatchCollector implements MicrobatchCollector {
      * opened leaves the collector on the bootstrap configs with one calibration error counted.
      */
     static JavaMicrobatchCollector create(Map<String, String> map, BatchSink batchSink, BatchCalibration calibration) {
-        CollectorConfig config = new CollectorConfig();
-        if (batchSink != null) {
-            config.useCallbackSink();
-        }
-        for (Map.Entry<String, String> e : map.entrySet()) {
-            if (e.getKey() == null || e.getValue() == null) {
-                throw new IllegalArgumentException("configuration keys and values must not be null, got "
-                        + e.getKey() + "=" + e.getValue());
-            }
-            config.set(e.getKey(), e.getValue());
-        }
-        config.validate();
+        CollectorConfig config = CollectorConfig.parse(map, batchSink != null);
 
         int threadCount = Math.min(config.flushThreads(), config.partitions());
         FrameSink sink;

@@ -167,18 +167,7 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
         if (UNAVAILABLE != null) {
             throw new IllegalStateException("Rust implementation not available: " + UNAVAILABLE);
         }
-        CollectorConfig parsed = new CollectorConfig();
-        if (sink != null) {
-            parsed.useCallbackSink();
-        }
-        for (Map.Entry<String, String> e : config.entrySet()) {
-            if (e.getKey() == null || e.getValue() == null) {
-                throw new IllegalArgumentException("configuration keys and values must not be null, got "
-                        + e.getKey() + "=" + e.getValue());
-            }
-            parsed.set(e.getKey(), e.getValue());
-        }
-        parsed.validate();
+        CollectorConfig parsed = CollectorConfig.parse(config, sink != null);
 
         Set<String> known = nativeKeys();
         List<String> keys = new ArrayList<>();
