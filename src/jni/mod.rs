@@ -204,6 +204,16 @@ fn string_at(env: &mut JNIEnv<'_>, array: &JObjectArray<'_>, i: jsize) -> Result
     Ok(value)
 }
 
+/// A fire-and-forget submit's outcome as Java sees it: accepted (true),
+/// refused for lack of room (false, not an exception), or an error.
+fn accepted(submitted: Result<()>) -> Result<bool> {
+    match submitted {
+        Ok(()) => Ok(true),
+        Err(e) if e.code() == Code::MB_ERR_FULL => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// `boolean submit(long handle, byte[] event)`: true when accepted, false
 /// when refused for lack of room (after `submit.block.ms`).
 #[no_mangle]
@@ -215,11 +225,8 @@ pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_Native
 ) -> jboolean {
     run(&mut env, JNI_FALSE, |env| {
         let handle = handle(h)?;
-        match with_bytes(env, &event, "event", |bytes| handle.submit(bytes))? {
-            Ok(()) => Ok(JNI_TRUE),
-            Err(e) if e.code() == Code::MB_ERR_FULL => Ok(JNI_FALSE),
-            Err(e) => Err(e),
-        }
+        let accepted = with_bytes(env, &event, "event", |bytes| accepted(handle.submit(bytes)))??;
+        Ok(if accepted { JNI_TRUE } else { JNI_FALSE })
     })
 }
 
@@ -239,11 +246,7 @@ pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_Native
 ) -> jint {
     run(&mut env, 0, |env| {
         let handle = handle(h)?;
-        for_each_event(env, &events, offset, count, |bytes| match handle.submit(bytes) {
-            Ok(()) => Ok(true),
-            Err(e) if e.code() == Code::MB_ERR_FULL => Ok(false),
-            Err(e) => Err(e),
-        })
+        for_each_event(env, &events, offset, count, |bytes| accepted(handle.submit(bytes)))
     })
 }
 
