@@ -68,6 +68,22 @@ fn collector(mock: &Mock, topic: &str, extra: &[(&str, &str)]) -> Collector {
 }
 
 /// Resident set size of this process, bytes.
+/// A collector made through the C ABI (the tests of free and flush go
+/// through it, as C callers do), from `pairs`.
+fn c_abi_collector(pairs: &[(&str, &str)]) -> *mut microbatch::handle::Handle {
+    use microbatch::ffi::*;
+    use std::ffi::CString;
+    let cfg = mb_config_new();
+    for (k, v) in pairs {
+        let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
+        assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
+    }
+    let mut h = std::ptr::null_mut();
+    assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
+    mb_config_free(cfg);
+    h
+}
+
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -551,14 +567,12 @@ fn partition_without_leader_stalls_then_resumes() {
 fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
     use microbatch::ffi::*;
     use microbatch::tracking::AckEvent;
-    use std::ffi::CString;
     let _serial = serial();
     let topic = unique_topic("queuefull");
     let m = mock(&topic);
     m.broker_down(1).unwrap();
     let bootstrap = m.bootstrap_servers();
-    let cfg = mb_config_new();
-    for (k, v) in [
+    let h = c_abi_collector(&[
         ("kafka.bootstrap.servers", bootstrap.as_str()),
         ("kafka.topic", topic.as_str()),
         ("kafka.mode", "record"),
@@ -569,13 +583,7 @@ fn free_with_librdkafka_queue_full_is_bounded_and_fails_every_event() {
         ("kafka.message.timeout.ms", "10000"),
         ("close.timeout.ms", "200"),
         ("calibration.enabled", "false"),
-    ] {
-        let (k, v) = (CString::new(k).unwrap(), CString::new(v).unwrap());
-        assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
-    }
-    let mut h = std::ptr::null_mut();
-    assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
-    mb_config_free(cfg);
+    ]);
     let run = run_tag();
     let n = 300u32;
     for i in 0..n {
@@ -684,14 +692,12 @@ fn close_with_broker_gone_honours_close_timeout_and_fails_the_rest() {
 fn flush_in_progress_when_free_starts_gets_the_true_answer() {
     use microbatch::ffi::*;
     use microbatch::tracking::AckEvent;
-    use std::ffi::CString;
     let _serial = serial();
     let topic = unique_topic("flushfree");
     let m = mock(&topic);
     m.broker_down(1).unwrap();
     let bootstrap = m.bootstrap_servers();
-    let cfg = mb_config_new();
-    for (k, v) in [
+    let h = c_abi_collector(&[
         ("kafka.bootstrap.servers", bootstrap.as_str()),
         ("kafka.topic", topic.as_str()),
         ("partitions", "1"),
@@ -699,13 +705,7 @@ fn flush_in_progress_when_free_starts_gets_the_true_answer() {
         ("close.timeout.ms", "300"),
         ("kafka.message.timeout.ms", "30000"),
         ("calibration.enabled", "false"),
-    ] {
-        let (k, v) = (CString::new(k).unwrap(), CString::new(v).unwrap());
-        assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
-    }
-    let mut h = std::ptr::null_mut();
-    assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
-    mb_config_free(cfg);
+    ]);
     let run = run_tag();
     for i in 0..500u32 {
         let ev = event(run, 0, i);
