@@ -15,8 +15,12 @@
 //! squeezes to almost nothing. Throughput counts events Kafka acknowledged
 //! (delivery reports), over the time from the first send until everything
 //! sent was acknowledged; wire MB/s is what went to the broker after
-//! batching and compression (librdkafka's `tx_bytes`). Results are also
-//! written as JSON (default reports/kafka-baseline.json).
+//! batching and compression (librdkafka's `tx_bytes`); CPU is what the
+//! whole process (the producing thread, librdkafka's threads, the
+//! collector's flush threads) spent over that time, user and system, per
+//! million events (`getrusage`), the figure that decides throughput when
+//! the broker runs on other machines. Results are also written as JSON
+//! (default reports/kafka-baseline.json).
 
 use microbatch::frame::FrameEncoder;
 use microbatch::{Code, Collector, Config};
@@ -34,9 +38,36 @@ const EVENT: usize = 100;
 const STATS_MS: &str = "250";
 const STATS_WAIT: Duration = Duration::from_millis(400);
 
-/// What one mode measured: events acknowledged, the time they took, and the
-/// bytes sent to the broker (None if no statistics report came).
-type Measured = (u64, Duration, Option<u64>);
+/// What one mode measured.
+struct Measured {
+    /// Events acknowledged.
+    events: u64,
+    /// From the first send until the last acknowledgement.
+    took: Duration,
+    /// Bytes sent to the broker (None if no statistics report came).
+    wire_bytes: Option<u64>,
+    /// Process CPU over `took`: user, system.
+    cpu: (Duration, Duration),
+}
+
+/// This process's CPU time so far, user and system, every thread included.
+fn process_cpu() -> (Duration, Duration) {
+    // SAFETY: getrusage only writes the struct it is given, which is a
+    // zeroed plain C struct owned by this frame.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let at = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (at(usage.ru_utime), at(usage.ru_stime))
+}
+
+/// The CPU spent since `since` (a [`process_cpu`] reading).
+fn cpu_since(since: (Duration, Duration)) -> (Duration, Duration) {
+    let now = process_cpu();
+    (now.0.saturating_sub(since.0), now.1.saturating_sub(since.1))
+}
 
 struct Args {
     bootstrap: String,
@@ -236,6 +267,7 @@ fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64, base_produce
         Box::new(config.create_with_context::<_, ThreadedProducer<Counting>>(counting()).expect("producer"))
     };
     let mut frame = FrameEncoder::with_capacity(per_send * (EVENT + 4) + 8);
+    let cpu = process_cpu();
     let start = Instant::now();
     let stop = start + Duration::from_secs(seconds);
     let mut seq = 0u64;
@@ -266,10 +298,11 @@ fn raw(bootstrap: &str, topic: &str, per_send: usize, seconds: u64, base_produce
     }
     let ctx = p.finish();
     let took = start.elapsed();
+    let cpu = cpu_since(cpu);
     assert_eq!(ctx.failed.load(Ordering::Relaxed), 0, "deliveries failed");
     std::thread::sleep(STATS_WAIT);
     let sent = ctx.tx_bytes.load(Ordering::Relaxed);
-    (ctx.delivered.load(Ordering::Relaxed), took, (sent > 0).then_some(sent))
+    Measured { events: ctx.delivered.load(Ordering::Relaxed), took, wire_bytes: (sent > 0).then_some(sent), cpu }
 }
 
 /// The collector with one producer thread submitting as fast as it can.
@@ -283,6 +316,7 @@ fn collector(pairs: &[(&str, &str)], seconds: u64) -> Measured {
         cfg.set("kafka.statistics.interval.ms", STATS_MS).expect("statistics interval");
     }
     let c = Collector::new(&cfg).expect("collector");
+    let cpu = process_cpu();
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     std::thread::scope(|s| {
@@ -309,12 +343,13 @@ fn collector(pairs: &[(&str, &str)], seconds: u64) -> Measured {
     });
     c.flush(Duration::from_secs(120)).expect("flush");
     let took = start.elapsed();
+    let cpu = cpu_since(cpu);
     let st = c.status();
     assert_eq!(st.failed, 0, "deliveries failed");
     if kafka {
         std::thread::sleep(STATS_WAIT);
     }
-    (st.delivered, took, c.wire_bytes())
+    Measured { events: st.delivered, took, wire_bytes: c.wire_bytes(), cpu }
 }
 
 fn main() {
@@ -368,26 +403,37 @@ fn main() {
     );
     // The broker's JVM compiles its hot paths during the first seconds of
     // load: warm it up so the first mode measured is not penalised.
-    let warm = raw(b, &topic("warm-up"), 1000, s.min(3), false).0;
+    let warm = raw(b, &topic("warm-up"), 1000, s.min(3), false).events;
     println!("  (warm-up: {warm} events, not counted)");
-    let mut results: Vec<(&str, f64, Option<f64>)> = Vec::new();
+    struct Row<'a> {
+        name: &'a str,
+        rate: f64,
+        wire: Option<f64>,
+        /// CPU milliseconds per million events: user, system.
+        cpu_ms_per_m: (f64, f64),
+    }
+    let mut results: Vec<Row> = Vec::new();
     for (name, run) in &modes {
         if a.only.as_ref().is_some_and(|o| !o.iter().any(|x| x == name)) {
             continue;
         }
-        let (events, took, sent) = run();
-        let rate = events as f64 / took.as_secs_f64();
-        let wire = sent.map(|b| b as f64 / took.as_secs_f64() / 1e6);
+        let m = run();
+        let rate = m.events as f64 / m.took.as_secs_f64();
+        let wire = m.wire_bytes.map(|b| b as f64 / m.took.as_secs_f64() / 1e6);
         let wire_text = wire.map_or("       -".to_string(), |w| format!("{w:>8.1}"));
+        let per_m = |t: Duration| t.as_secs_f64() * 1e3 / (m.events.max(1) as f64 / 1e6);
+        let cpu_ms_per_m = (per_m(m.cpu.0), per_m(m.cpu.1));
         println!(
-            "  {name:<17} {:>12.0} events/s {:>9.1} MB/s {wire_text} wire MB/s  ({events} events in {:.1} s)",
+            "  {name:<17} {:>12.0} events/s {:>9.1} MB/s {wire_text} wire MB/s {:>7.1} CPU ms/M  ({} events in {:.1} s)",
             rate,
             rate * EVENT as f64 / 1e6,
-            took.as_secs_f64()
+            cpu_ms_per_m.0 + cpu_ms_per_m.1,
+            m.events,
+            m.took.as_secs_f64()
         );
-        results.push((name, rate, wire));
+        results.push(Row { name, rate, wire, cpu_ms_per_m });
     }
-    let get = |n: &str| results.iter().find(|(m, _, _)| *m == n).map(|(_, r, _)| *r);
+    let get = |n: &str| results.iter().find(|r| r.name == n).map(|r| r.rate);
     println!();
     if let (Some(bulk), Some(auto)) = (get("BULK"), get("ADAPTIVE_AUTO")) {
         let pct = 100.0 * auto / bulk;
@@ -407,10 +453,15 @@ fn main() {
         a.events,
         results
             .iter()
-            .map(|(n, r, w)| format!(
-                "\"{n}\":{{\"events_per_sec\":{r:.0},\"mb_per_sec\":{:.2},\"wire_mb_per_sec\":{}}}",
-                r * EVENT as f64 / 1e6,
-                w.map_or("null".to_string(), |w| format!("{w:.2}"))
+            .map(|r| format!(
+                "\"{}\":{{\"events_per_sec\":{:.0},\"mb_per_sec\":{:.2},\"wire_mb_per_sec\":{},\
+                 \"cpu_user_ms_per_m_events\":{:.2},\"cpu_sys_ms_per_m_events\":{:.2}}}",
+                r.name,
+                r.rate,
+                r.rate * EVENT as f64 / 1e6,
+                r.wire.map_or("null".to_string(), |w| format!("{w:.2}")),
+                r.cpu_ms_per_m.0,
+                r.cpu_ms_per_m.1
             ))
             .collect::<Vec<_>>()
             .join(",")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke run of the seed's seven Java benchmark mains (and the collector comparison), each for
-# about a second per round against the embedded stand-ins (broker "mock"), with --impl both:
+# half a second per round against the embedded stand-ins (broker "mock"), with --impl both:
 # checks that every main runs, prints its table and writes its JSON with no failed variant.
 # No performance assertion: the figures of a one-second run on a shared machine mean nothing.
 #
@@ -9,7 +9,7 @@
 #
 #   BENCH_BROKER=127.0.0.1:9092 scripts/java-bench-smoke.sh           # Kafka rows against a real broker
 #
-# Takes two to three minutes. JSON goes to $OUT (default target/bench-smoke/ under java/).
+# Takes about a minute and a half (SMOKE_SECONDS, default 0.5, sets the rounds' length). JSON goes to $OUT (default target/bench-smoke/ under java/).
 # For CI, after the broker is started in scripts/test.sh:
 #   MVN_ARGS=-Dmicrobatch.native=true BENCH_BROKER=$MICROBATCH_TEST_BOOTSTRAP scripts/java-bench-smoke.sh
 set -euo pipefail
@@ -40,16 +40,19 @@ run() {
   fi
 }
 
-short="--rounds 1 --warmup 0.5"
-run KafkaBaselineBenchmark ALL 1 "$B" "$OUT/kafka-baseline" $short
-run AdaptiveVsBulkBenchmark 1 "$B" $short
-run CalibrationBenchmark "$B" L9_EXTREME L7_HIGH --rounds 1 --duration 1 --db "$OUT/calibration.db"
+S=${SMOKE_SECONDS:-0.5}
+short="--duration $S --rounds 1 --warmup 0.2"
+# The seed's positional form: mode, duration, broker, report folder.
+run KafkaBaselineBenchmark ALL "$S" "$B" "$OUT/kafka-baseline" $short
+run AdaptiveVsBulkBenchmark "$S" "$B" $short
+run CalibrationBenchmark "$B" L9_EXTREME L7_HIGH --rounds 1 --duration "$S" --db "$OUT/calibration.db"
 echo "=== CalibrationBenchmark --status"   # prints the database, writes no JSON
 mvn -q -f "$POM" $MVN_ARGS exec:java -Dexec.mainClass="$PKG.CalibrationBenchmark" \
     -Dexec.args="--status --db $OUT/calibration.db" 2>&1 | grep -v '^SLF4J:' | sed 's/^/  /'
-run QuickBatchTest "$B" --duration 1 $short
-run BatchSizeExplorer "$B" --duration 1 --sizes 100,10000 $short
-run OnlineLearningBenchmark "$B" --duration 1 --phases 1000,100000,0
-run CollectorComparisonBenchmark --duration 1 --threads 1,2 $short
-run RingBufferMicroBenchmark --duration 1 --iterations 1 --warmups 0
+run QuickBatchTest "$B" $short
+run BatchSizeExplorer "$B" --sizes 100,10000 $short
+run OnlineLearningBenchmark "$B" --duration "$S" --phases 1000,100000,0
+run CollectorComparisonBenchmark --threads 1,2 $short
+# --forks 0: the JMH benchmarks in this JVM (a fork per benchmark costs a JVM start each).
+run RingBufferMicroBenchmark --duration "$S" --iterations 1 --warmups 0 --forks 0
 echo "java benchmark smoke: all mains ran"

@@ -2,14 +2,13 @@
 # Runs every test on a fresh machine: installs what is missing, builds the
 # library, starts a real Kafka broker (KRaft, from Maven Central jars), runs
 # the Rust, C, C++, stress, allocation, Kafka integration, Java (Maven, both
-# implementations through JNI), loom and fuzz-smoke tests, and stops the
-# broker again, also when a test fails.
+# implementations through JNI), benchmark-smoke, loom and fuzz-smoke tests,
+# and stops the broker again, also when a test fails.
 #
 #   scripts/test.sh                       the default path (about 15 minutes on 2 cores, cold)
 #   FUZZ_SECONDS=60 scripts/test.sh       longer fuzz smoke (default 10 s per target)
-#   JAVA_BENCH_SMOKE=1 scripts/test.sh    also a short run of each of the seed's Java benchmark
-#                                         mains (about 2 more minutes; or run
-#                                         scripts/java-bench-smoke.sh on its own)
+#   JAVA_BENCH_SMOKE=0 scripts/test.sh    skip the short run of the seed's Java benchmark mains
+#                                         (about 80 s; scripts/java-bench-smoke.sh on its own)
 # Longer suites are separate commands: scripts/reliability.sh --long (a
 # 3-node cluster, broker kills, 120 s of load) and the benchmarks in README.
 set -euo pipefail
@@ -64,7 +63,7 @@ step "Java library (mvn verify): both implementations through one contract suite
 # packs libmicrobatch.so into the jar; the Java tests load it from there.
 mvn -B -ntp -f java/pom.xml verify -Dmicrobatch.native=true -Dmicrobatch.test.kafka="$MICROBATCH_TEST_BOOTSTRAP"
 
-if [[ ${JAVA_BENCH_SMOKE:-0} == 1 ]]; then
+if [[ ${JAVA_BENCH_SMOKE:-1} == 1 ]]; then
   step "the seed's Java benchmark mains, smoke run (both implementations, embedded brokers, no performance assertion)"
   MVN_ARGS=-Dmicrobatch.native=true scripts/java-bench-smoke.sh
 fi
@@ -79,9 +78,10 @@ rm -rf target/brochure-smoke
 
 if [[ -f tests/loom.rs ]]; then
   step "loom model checks of the ring and gate protocols"
-  # A separate target dir: --cfg loom rebuilds everything.
-  # Without the kafka feature: the models need no librdkafka build.
-  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --no-default-features --test loom
+  # A separate target dir: --cfg loom rebuilds everything. Without the kafka
+  # feature: the models need no librdkafka build. The loom profile (Cargo.toml)
+  # optimises only the crate and loom, which halves the build.
+  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --profile loom --no-default-features --test loom
 fi
 
 if [[ -x scripts/fuzz-smoke.sh ]]; then

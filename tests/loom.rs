@@ -4,7 +4,7 @@
 //! Run with:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test --release --test loom
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --profile loom --no-default-features --test loom
 //! ```
 //!
 //! Under `--cfg loom` the rings' atomics are loom atomics and every buffer

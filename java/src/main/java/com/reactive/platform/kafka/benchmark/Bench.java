@@ -56,13 +56,11 @@ final class Bench {
         }
     }
 
-    /** Said whenever the Rust bench's BULK runs: its events are its own. */
+    /** Said whenever the Rust bench's BULK runs: its events come from its own generator. */
     static void cargoNote(Report report) {
-        if (!Events.kind.equals("x")) {
-            report.note("the librdkafka BULK rows use the Rust bench's own events (a counter and 'x' bytes, which lz4 "
-                    + "squeezes to almost nothing), the other rows JSON-like events: run with --events x to compare "
-                    + "like for like");
-        }
+        report.note("the librdkafka BULK rows run the Rust bench (benches/kafka_baseline.rs) with --events "
+                + Events.kind + ": the same kind of 100-byte events as the other rows, from its own generator; "
+                + "its CPU is that process's getrusage over the mode");
     }
 
     static void setRun(Report report, Duration d, int rounds) {

@@ -16,9 +16,10 @@ import java.util.regex.Pattern;
  * as the Java kafka-clients BULK, measured in the same run against the same broker. Opt-in
  * ({@code --cargo}): it needs cargo and compiles the bench on first use.
  *
- * <p>The child does its own warm-up (up to 3 s) before the mode; only the mode's figure is
- * used. Its CPU time is not measured here (the child's includes the warm-up), so the CPU
- * column is empty for these rows.
+ * <p>The child does its own warm-up (up to 3 s) before the mode; only the mode's figures are
+ * used. The CPU column is the child's own {@code getrusage} over the mode (every thread of the
+ * process: the producing thread and librdkafka's), per million events acknowledged, so it
+ * compares with the Java rows' whole-JVM CPU.
  */
 final class CargoBenchTrial implements Variant.Trial {
     private final Path crate;
@@ -60,7 +61,7 @@ final class CargoBenchTrial implements Variant.Trial {
         List<String> cmd = new ArrayList<>(binary != null ? List.of(binary, "--bench")
                 : List.of("cargo", "bench", "--quiet", "--bench", "kafka_baseline", "--"));
         cmd.addAll(List.of("--bootstrap", broker, "--seconds", Long.toString(seconds), "--only", mode,
-                "--json", json.toString()));
+                "--events", Events.kind, "--json", json.toString()));
         Process p = new ProcessBuilder(cmd).directory(crate.toFile()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(new File(System.getProperty("java.io.tmpdir"),
                         "cargo-kafka-baseline.log"))).start();
@@ -79,6 +80,20 @@ final class CargoBenchTrial implements Variant.Trial {
             throw new IllegalStateException("no " + mode + " in the cargo bench's JSON: " + out);
         }
         double eps = Double.parseDouble(m.group(1));
-        return new Measurement((long) (eps * seconds), seconds, new CpuClock.Sample(-1, -1), -1, -1, -1, "-", -1);
+        long events = (long) (eps * seconds);
+        // ms per million events x events / 1e6 = ms; x 1e6 = ns: the product is the total in ns.
+        double userMsPerM = field(out, "cpu_user_ms_per_m_events");
+        double sysMsPerM = field(out, "cpu_sys_ms_per_m_events");
+        return new Measurement(events, seconds,
+                new CpuClock.Sample((long) (userMsPerM * events), (long) (sysMsPerM * events)), -1, -1, -1, "-", -1);
+    }
+
+    /** A number of this mode's object in the bench's JSON (one mode is run, so the first match is it). */
+    private double field(String json, String name) {
+        Matcher m = Pattern.compile("\"" + Pattern.quote(name) + "\":([0-9.]+)").matcher(json);
+        if (!m.find()) {
+            throw new IllegalStateException("no " + name + " in the cargo bench's JSON: " + json);
+        }
+        return Double.parseDouble(m.group(1));
     }
 }

@@ -78,16 +78,19 @@ public final class RingBufferMicroBenchmark {
     @SuppressWarnings("rawtypes") // JMH hands results out as raw Result
     static void run(BenchArgs args, Report report) throws Exception {
         Set<Implementation> wanted = args.impls();
-        int seconds = (int) Math.max(1, Math.round(args.duration(1).toMillis() / 1000.0));
+        // Fractions of a second are allowed (the CI smoke runs 0.5 s iterations).
+        long millis = Math.max(100, args.duration(1).toMillis());
+        double seconds = millis / 1000.0;
         int iterations = args.intOption("--iterations", 3);
         int warmups = args.intOption("--warmups", 2);
-        int forks = Math.max(1, args.intOption("--forks", 1));
+        // --forks 0 runs in this JVM (JMH's warning applies: only for smoke runs).
+        int forks = Math.max(0, args.intOption("--forks", 1));
         report.setRun(seconds, iterations);
         String include = args.option("--include", null);
 
         ChainedOptionsBuilder o = new OptionsBuilder()
-                .warmupIterations(warmups).warmupTime(TimeValue.seconds(seconds))
-                .measurementIterations(iterations).measurementTime(TimeValue.seconds(seconds))
+                .warmupIterations(warmups).warmupTime(TimeValue.milliseconds(millis))
+                .measurementIterations(iterations).measurementTime(TimeValue.milliseconds(millis))
                 .forks(forks).shouldFailOnError(false)
                 .jvmArgsAppend(forkedJvmArgs());
         List<String> params = new ArrayList<>();
