@@ -270,15 +270,130 @@ pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_Native
     run(&mut env, 0, |env| {
         let handle = handle(h)?;
         let block = direct_bytes(env, &packed, bytes)?;
-        if count < 0 {
-            return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("count {count} is negative")));
-        }
-        match handle.submit_encoded(block, count as usize) {
-            (accepted, Ok(())) => Ok(accepted as jint),
-            (accepted, Err(e)) if e.code() == Code::MB_ERR_FULL => Ok(accepted as jint),
-            (_, Err(e)) => Err(e),
-        }
+        submit_block(handle, block, count)
     })
+}
+
+/// Bytes of each Java submitting thread's staging block ([`Staging`]).
+const STAGING_BYTES: usize = 64 * 1024;
+
+/// A Java submitting thread's staging block: native memory the thread's
+/// Java side sees as a direct `ByteBuffer` (`stagingBuffer`) and writes
+/// events into, so that `submitStaged` and `submitStagedEvent` cross with
+/// primitives only and read the events without a single JNI function call
+/// (each of which, GetByteArrayRegion or GetDirectBufferAddress, is a trip
+/// into the VM with a fence). Owned by the thread: freed when it ends, and
+/// only ever read by native calls made on that same thread, during which
+/// its Java side is not running and so not writing.
+struct Staging {
+    block: *mut u8,
+}
+
+impl Staging {
+    fn new() -> Staging {
+        Staging { block: Box::into_raw(vec![0u8; STAGING_BYTES].into_boxed_slice()) as *mut u8 }
+    }
+
+    /// The first `bytes` bytes, checked against the block's size.
+    fn first(&self, bytes: jint) -> Result<&[u8]> {
+        if bytes < 0 || bytes as usize > STAGING_BYTES {
+            return Err(Error::new(
+                Code::MB_ERR_NULL_ARG,
+                format!("{bytes} staged bytes do not fit the staging block of {STAGING_BYTES}"),
+            ));
+        }
+        // SAFETY: `block` holds STAGING_BYTES initialised bytes for the
+        // thread's life and `bytes` is within them; see the type's docs for
+        // why nothing writes them while the slice lives (the call's span).
+        Ok(unsafe { std::slice::from_raw_parts(self.block, bytes as usize) })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // SAFETY: `block` came from Box::into_raw of a boxed slice of exactly
+        // STAGING_BYTES bytes and is freed once, here, at the thread's end.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.block, STAGING_BYTES)) });
+    }
+}
+
+thread_local! {
+    static STAGING: Staging = Staging::new();
+}
+
+/// Runs `f` on the first `bytes` bytes of this thread's staging block.
+fn with_staged<R>(bytes: jint, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
+    STAGING
+        .try_with(|staging| staging.first(bytes).and_then(f))
+        .unwrap_or_else(|_| Err(Error::new(Code::MB_ERR_INTERNAL, "the thread's staging block is gone (thread exiting)")))
+}
+
+/// `ByteBuffer stagingBuffer()`: a direct buffer over the calling thread's
+/// staging block, to keep in a Java ThreadLocal of that same thread and
+/// never hand to another (the block is freed when the thread ends).
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_stagingBuffer<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+) -> jni::sys::jobject {
+    run(&mut env, std::ptr::null_mut(), |env| {
+        let block = STAGING
+            .try_with(|staging| staging.block)
+            .map_err(|_| Error::new(Code::MB_ERR_INTERNAL, "the thread's staging block is gone (thread exiting)"))?;
+        // SAFETY: the block is STAGING_BYTES bytes, valid until this thread
+        // ends; the Java side keeps the buffer in this thread's ThreadLocal,
+        // which no other thread reads and which ends with the thread.
+        let buffer = unsafe { env.new_direct_byte_buffer(block, STAGING_BYTES) }.map_err(jni_error)?;
+        Ok(buffer.into_raw())
+    })
+}
+
+/// `boolean submitStagedEvent(long handle, int bytes)`: submits the first
+/// `bytes` bytes of the calling thread's staging block as one event; true
+/// when accepted, false when refused for lack of room. The single submit's
+/// path: one crossing with primitives and the ring's own copy.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_submitStagedEvent<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    bytes: jint,
+) -> jboolean {
+    run(&mut env, JNI_FALSE, |_| {
+        let handle = handle(h)?;
+        let accepted = with_staged(bytes, |event| accepted(handle.submit(event)))?;
+        Ok(if accepted { JNI_TRUE } else { JNI_FALSE })
+    })
+}
+
+/// `int submitStaged(long handle, int bytes, int count)`: `submitPacked`
+/// over the first `bytes` bytes of the calling thread's staging block: the
+/// batch submit's path, one crossing with primitives per block.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_submitStaged<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    bytes: jint,
+    count: jint,
+) -> jint {
+    run(&mut env, 0, |_| {
+        let handle = handle(h)?;
+        with_staged(bytes, |block| submit_block(handle, block, count))
+    })
+}
+
+/// Submits the `count` encoded events of `block` until one is refused for
+/// room; how many were accepted.
+fn submit_block(handle: &Handle, block: &[u8], count: jint) -> Result<jint> {
+    if count < 0 {
+        return Err(Error::new(Code::MB_ERR_NULL_ARG, format!("count {count} is negative")));
+    }
+    match handle.submit_encoded(block, count as usize) {
+        (accepted, Ok(())) => Ok(accepted as jint),
+        (accepted, Err(e)) if e.code() == Code::MB_ERR_FULL => Ok(accepted as jint),
+        (_, Err(e)) => Err(e),
+    }
 }
 
 /// The first `bytes` bytes of the direct buffer `buffer`, checked against

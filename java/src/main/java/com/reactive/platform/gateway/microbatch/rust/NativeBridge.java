@@ -101,6 +101,23 @@ final class NativeBridge {
      */
     static native int submitPacked(long handle, ByteBuffer packed, int bytes, int count);
 
+    /**
+     * A direct buffer over the calling thread's native staging block (64 KiB, freed when the thread
+     * ends): keep it in a ThreadLocal of that thread and never let another thread see it. Events
+     * written into it cross with {@link #submitStagedEvent} and {@link #submitStaged}, which take
+     * primitives only and read the block with no JNI function call.
+     */
+    static native ByteBuffer stagingBuffer();
+
+    /** Submits the first {@code bytes} bytes of this thread's staging block as one event; as {@link #submit}. */
+    static native boolean submitStagedEvent(long handle, int bytes);
+
+    /**
+     * {@link #submitPacked} over the first {@code bytes} bytes of this thread's staging block (events
+     * encoded as there); returns how many were accepted.
+     */
+    static native int submitStaged(long handle, int bytes, int count);
+
     /** @return the event's ticket (&gt; 0), or {@link #REFUSED_FULL} or {@link #REFUSED_TRACKING_FULL} */
     static native long submitTracked(long handle, byte[] event);
 

@@ -70,14 +70,16 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
     /** How long close waits beyond {@code close.timeout.ms} for the rings to drain and the threads to stop. */
     static final long CLOSE_GRACE_MS = 1_000;
     /**
-     * Bytes of events a batch submit packs per crossing of {@link NativeBridge#submitPacked}: a batch
-     * larger than this crosses in pieces, so each submitting thread keeps one direct buffer of this
-     * size (larger only once an event is).
+     * Each submitting thread's staging block, native memory seen as a direct buffer (little-endian:
+     * the frame format's byte order): a submit writes its events there and crosses with primitives
+     * only ({@link NativeBridge#submitStagedEvent}, {@link NativeBridge#submitStaged}). A batch larger
+     * than the block crosses in pieces; an event larger than it crosses alone, copied by the native
+     * side out of its array ({@link NativeBridge#submit}).
      */
-    static final int PACKED_CHUNK_BYTES = 64 * 1024;
-    /** Each submitting thread's packing buffer (little-endian: the frame format's byte order). */
-    private static final ThreadLocal<ByteBuffer> PACKED = ThreadLocal.withInitial(
-            () -> ByteBuffer.allocateDirect(PACKED_CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN));
+    /** The staging block's size (the native {@code STAGING_BYTES}). */
+    static final int STAGING_BYTES = 64 * 1024;
+    private static final ThreadLocal<ByteBuffer> STAGED = ThreadLocal.withInitial(
+            () -> NativeBridge.stagingBuffer().order(ByteOrder.LITTLE_ENDIAN));
     /** The drainer's longest wait in one poll, so overdue futures are failed without much delay. */
     private static final long MAX_POLL_MS = 100;
 
@@ -262,7 +264,12 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
     public boolean submitFireAndForget(byte[] event) {
         checkEvent(event);
         checkOpen();
-        return NativeBridge.submit(handle, event);
+        ByteBuffer staged = STAGED.get();
+        if (event.length > staged.capacity()) {
+            return NativeBridge.submit(handle, event);
+        }
+        staged.put(0, event);
+        return NativeBridge.submitStagedEvent(handle, event.length);
     }
 
     @Override
@@ -275,9 +282,9 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
                     + " do not fit an array of " + events.length + " events");
         }
         // All checked before any is submitted: a bad batch submits none of its events. The same
-        // pass packs them into this thread's buffer while they fit, so a batch that fits (the usual
-        // case) is read once here.
-        ByteBuffer packed = PACKED.get();
+        // pass packs them into this thread's staging block while they fit, so a batch that fits
+        // (the usual case) is read once here.
+        ByteBuffer packed = STAGED.get();
         int end = offset + count;
         int room = packed.capacity();
         int at = 0;
@@ -308,7 +315,7 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
             accepted = submitPacked(events, offset, count);
         } else {
             int n = packedEnd - offset;
-            accepted = NativeBridge.submitPacked(handle, packed, at, n);
+            accepted = NativeBridge.submitStaged(handle, at, n);
             if (accepted == n && packedEnd < end) {
                 accepted += submitPacked(events, packedEnd, end - packedEnd);
             }
@@ -321,23 +328,30 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
     }
 
     /**
-     * Packs checked events into this thread's direct buffer in the frame format's event encoding
-     * and crosses to the native side once per buffer-full ({@link #PACKED_CHUNK_BYTES}, or one
-     * event if it is larger): the native side copies whole runs of them into the open frame, so a
-     * batch costs about one JNI call and two copies of its bytes instead of four JNI calls per event.
-     * Returns how many were accepted, stopping at the first refused. For what did not fit the
-     * buffer in {@link #submitFireAndForget(byte[][], int, int)}'s checking pass.
+     * Packs checked events into this thread's staging block in the frame format's event encoding
+     * and crosses to the native side once per block-full: the native side copies whole runs of
+     * them into the open frame, so a batch costs about one JNI call and two copies of its bytes.
+     * An event too large for the block crosses alone. Returns how many were accepted, stopping at
+     * the first refused. For what did not fit the block in
+     * {@link #submitFireAndForget(byte[][], int, int)}'s checking pass.
      */
     private int submitPacked(byte[][] events, int offset, int count) {
-        ByteBuffer packed = PACKED.get();
+        ByteBuffer packed = STAGED.get();
+        int limit = packed.capacity();
         int end = offset + count;
         int accepted = 0;
         int i = offset;
         while (i < end) {
+            if (NativeBridge.PACKED_PREFIX + events[i].length > limit) {
+                if (!NativeBridge.submit(handle, events[i])) {
+                    break;
+                }
+                accepted++;
+                i++;
+                continue;
+            }
             int first = i;
-            packed = roomFor(packed, NativeBridge.PACKED_PREFIX + events[i].length);
             int at = 0;
-            int limit = packed.capacity();
             do {
                 byte[] e = events[i];
                 int next = at + NativeBridge.PACKED_PREFIX + e.length;
@@ -350,23 +364,13 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
                 i++;
             } while (i < end);
             int n = i - first;
-            int took = NativeBridge.submitPacked(handle, packed, at, n);
+            int took = NativeBridge.submitStaged(handle, at, n);
             accepted += took;
             if (took < n) {
                 break;
             }
         }
         return accepted;
-    }
-
-    /** This thread's packing buffer, replaced by a larger one if it cannot hold {@code bytes}. */
-    private static ByteBuffer roomFor(ByteBuffer packed, int bytes) {
-        if (bytes <= packed.capacity()) {
-            return packed;
-        }
-        ByteBuffer larger = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        PACKED.set(larger);
-        return larger;
     }
 
     @Override

@@ -138,6 +138,45 @@ class NativeBridgeMisuseTest {
         assertEquals(1, status[NativeBridge.SUBMITTED]);
     }
 
+    @Test
+    void theStagingBlockIsTheCallingThreadsOwnAndItsSizesAreChecked() throws Exception {
+        ByteBuffer staged = NativeBridge.stagingBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        assertTrue(staged.isDirect());
+        assertEquals(RustMicrobatchCollector.STAGING_BYTES, staged.capacity());
+        staged.putInt(0, 3).put(4, new byte[] {1, 2, 3}).putInt(7, 0);
+        int limit = staged.capacity();
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStaged(handle, -1, 2));
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStaged(handle, limit + 1, 2));
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStaged(handle, 11, -1));
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStaged(handle, 11, 3), "not 3 events");
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStagedEvent(handle, -1));
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStagedEvent(handle, limit + 1));
+        IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
+                () -> NativeBridge.submitStagedEvent(handle, 101));
+        assertTrue(tooLarge.getMessage().contains("event.max.bytes"), tooLarge.getMessage());
+        long[] status = new long[NativeBridge.STATUS_FIELDS.size()];
+        NativeBridge.status(handle, status);
+        assertEquals(0, status[NativeBridge.SUBMITTED], "nothing was submitted by the refused calls");
+
+        assertEquals(2, NativeBridge.submitStaged(handle, 11, 2));
+        assertTrue(NativeBridge.submitStagedEvent(handle, 4), "the first 4 bytes as one event");
+        // Another thread has a block of its own (zeroed, so 8 bytes are two empty events), and the
+        // same call there never reads this thread's.
+        int[] other = new int[1];
+        Thread t = new Thread(() -> {
+            ByteBuffer theirs = NativeBridge.stagingBuffer();
+            assertEquals(0, theirs.get(4));
+            other[0] = NativeBridge.submitStaged(handle, 8, 2);
+        });
+        t.start();
+        t.join();
+        assertEquals(2, other[0]);
+        NativeBridge.flush(handle, 5_000);
+        NativeBridge.status(handle, status);
+        assertEquals(5, status[NativeBridge.SUBMITTED]);
+        assertEquals(5, status[NativeBridge.DELIVERED]);
+    }
+
     /** Two events packed as submitPacked takes them: 3 bytes, then an empty one (11 bytes). */
     private static ByteBuffer packedPair() {
         ByteBuffer packed = ByteBuffer.allocateDirect(64).order(ByteOrder.LITTLE_ENDIAN);
@@ -246,6 +285,9 @@ class NativeBridgeMisuseTest {
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitTracked(handle, new byte[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitBatch(handle, new byte[][] {new byte[1]}, 0, 1));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitPacked(handle, packedPair(), 11, 2));
+        NativeBridge.stagingBuffer().putInt(0, 0); // one empty event, whatever an earlier test staged
+        assertThrows(IllegalStateException.class, () -> NativeBridge.submitStaged(handle, 4, 1));
+        assertThrows(IllegalStateException.class, () -> NativeBridge.submitStagedEvent(handle, 1));
         assertThrows(IllegalStateException.class,
                 () -> NativeBridge.submitTrackedBatch(handle, new byte[][] {new byte[1]}, 0, 1, new long[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.flush(handle, 100));
@@ -267,6 +309,9 @@ class NativeBridgeMisuseTest {
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitTracked(0, new byte[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitBatch(0, new byte[][] {new byte[1]}, 0, 1));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitPacked(0, packedPair(), 11, 2));
+        NativeBridge.stagingBuffer().putInt(0, 0);
+        assertThrows(IllegalStateException.class, () -> NativeBridge.submitStaged(0, 4, 1));
+        assertThrows(IllegalStateException.class, () -> NativeBridge.submitStagedEvent(0, 1));
         assertThrows(IllegalStateException.class, () -> NativeBridge.pollAcks(0, ackBuffer(1), 0));
         assertThrows(IllegalStateException.class, () -> NativeBridge.flush(0, 0));
         assertThrows(IllegalStateException.class, () -> NativeBridge.status(0, new long[NativeBridge.STATUS_FIELDS.size()]));

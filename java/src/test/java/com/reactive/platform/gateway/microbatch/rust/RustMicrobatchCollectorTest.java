@@ -82,9 +82,10 @@ class RustMicrobatchCollectorTest {
     }
 
     /**
-     * Batch submits cross packed, in pieces of {@link RustMicrobatchCollector#PACKED_CHUNK_BYTES}:
-     * batches spanning several pieces, an event larger than a piece (the thread's buffer grows),
-     * empty events and single submits in between all arrive once, in order.
+     * Submits cross through the thread's staging block, batches in pieces of
+     * {@link RustMicrobatchCollector#STAGING_BYTES}: batches spanning several pieces, an event
+     * larger than the block (in a batch and alone: it crosses as an array), empty events and single
+     * submits in between all arrive once, in order.
      */
     @Test
     void packedBatchesArriveWholeAndInOrderAcrossPieces() throws Exception {
@@ -101,7 +102,7 @@ class RustMicrobatchCollectorTest {
                 received.addAll(mine);
             }
         };
-        int big = RustMicrobatchCollector.PACKED_CHUNK_BYTES + 1000;
+        int big = RustMicrobatchCollector.STAGING_BYTES + 1000;
         List<byte[]> sent = new ArrayList<>();
         try (RustMicrobatchCollector c = open(Map.of("event.max.bytes", String.valueOf(big),
                 "batch.max.bytes", String.valueOf(4 * big), "partitions", "1", "submit.block.ms", "10000"), sink)) {
@@ -125,7 +126,8 @@ class RustMicrobatchCollectorTest {
                 // offset 1: the slice of the array is what counts.
                 assertEquals(n, c.submitFireAndForget(batch, 1, n));
                 sent.addAll(Arrays.asList(batch).subList(1, n + 1));
-                byte[] single = ("single " + round).getBytes();
+                byte[] single = round % 10 == 7 ? new byte[big] : ("single " + round).getBytes();
+                single[single.length - 1] = (byte) round;
                 assertTrue(c.submitFireAndForget(single));
                 sent.add(single);
             }
