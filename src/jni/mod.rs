@@ -12,9 +12,11 @@
 //! as `long`s: a handle stays valid after it is freed (a husk that answers
 //! "closed", see [`crate::handle`]), so a Java caller racing `close` with
 //! other calls gets IllegalStateException, never a crash. Whole batches
-//! cross in one call (`submitPacked`, `submitBatch`, `submitTrackedBatch`,
-//! `pollAcks`); `submitPacked` takes the events packed by the Java side in
-//! one direct buffer, so the crossing costs no JNI call per event.
+//! cross in one call (`submitStaged`, `submitPacked`, `submitBatch`,
+//! `submitTrackedBatch`, `pollAcks`). The Java collector's submits write
+//! their events into the calling thread's staging block (native memory it
+//! sees as a direct buffer, [`Staging`]) and cross with primitives only, so
+//! a crossing costs no JNI function call, per event or per block.
 
 mod sink;
 
@@ -485,6 +487,21 @@ pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_Native
     run(&mut env, 0, |env| {
         let handle = handle(h)?;
         refused_as_negative(with_bytes(env, &event, "event", |bytes| handle.submit_tracked(bytes))?)
+    })
+}
+
+/// `long submitTrackedStaged(long handle, int bytes)`: `submitTracked` of
+/// the first `bytes` bytes of the calling thread's staging block.
+#[no_mangle]
+pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_submitTrackedStaged<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    h: jlong,
+    bytes: jint,
+) -> jlong {
+    run(&mut env, 0, |_| {
+        let handle = handle(h)?;
+        with_staged(bytes, |event| refused_as_negative(handle.submit_tracked(event)))
     })
 }
 

@@ -118,6 +118,9 @@ final class NativeBridge {
      */
     static native int submitStaged(long handle, int bytes, int count);
 
+    /** {@link #submitTracked} of the first {@code bytes} bytes of this thread's staging block. */
+    static native long submitTrackedStaged(long handle, int bytes);
+
     /** @return the event's ticket (&gt; 0), or {@link #REFUSED_FULL} or {@link #REFUSED_TRACKING_FULL} */
     static native long submitTracked(long handle, byte[] event);
 

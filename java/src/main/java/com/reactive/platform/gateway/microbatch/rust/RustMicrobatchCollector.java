@@ -377,7 +377,14 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
     public CompletableFuture<Ack> submit(byte[] event) {
         checkEvent(event);
         checkOpen();
-        long ticket = NativeBridge.submitTracked(handle, event);
+        ByteBuffer staged = STAGED.get();
+        long ticket;
+        if (event.length > staged.capacity()) {
+            ticket = NativeBridge.submitTracked(handle, event);
+        } else {
+            staged.put(0, event);
+            ticket = NativeBridge.submitTrackedStaged(handle, event.length);
+        }
         if (ticket <= 0) {
             return CompletableFuture.failedFuture(ticket == NativeBridge.REFUSED_TRACKING_FULL
                     ? new MicrobatchException(Result.TRACKING_FULL, "every tracking slot (`tracking.slots`) awaits an outcome")

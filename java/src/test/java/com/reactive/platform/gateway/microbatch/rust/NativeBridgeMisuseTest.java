@@ -151,6 +151,8 @@ class NativeBridgeMisuseTest {
         assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStaged(handle, 11, 3), "not 3 events");
         assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStagedEvent(handle, -1));
         assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitStagedEvent(handle, limit + 1));
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitTrackedStaged(handle, -1));
+        assertThrows(IllegalArgumentException.class, () -> NativeBridge.submitTrackedStaged(handle, limit + 1));
         IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
                 () -> NativeBridge.submitStagedEvent(handle, 101));
         assertTrue(tooLarge.getMessage().contains("event.max.bytes"), tooLarge.getMessage());
@@ -288,6 +290,7 @@ class NativeBridgeMisuseTest {
         NativeBridge.stagingBuffer().putInt(0, 0); // one empty event, whatever an earlier test staged
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitStaged(handle, 4, 1));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitStagedEvent(handle, 1));
+        assertThrows(IllegalStateException.class, () -> NativeBridge.submitTrackedStaged(handle, 1));
         assertThrows(IllegalStateException.class,
                 () -> NativeBridge.submitTrackedBatch(handle, new byte[][] {new byte[1]}, 0, 1, new long[1]));
         assertThrows(IllegalStateException.class, () -> NativeBridge.flush(handle, 100));
@@ -312,6 +315,7 @@ class NativeBridgeMisuseTest {
         NativeBridge.stagingBuffer().putInt(0, 0);
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitStaged(0, 4, 1));
         assertThrows(IllegalStateException.class, () -> NativeBridge.submitStagedEvent(0, 1));
+        assertThrows(IllegalStateException.class, () -> NativeBridge.submitTrackedStaged(0, 1));
         assertThrows(IllegalStateException.class, () -> NativeBridge.pollAcks(0, ackBuffer(1), 0));
         assertThrows(IllegalStateException.class, () -> NativeBridge.flush(0, 0));
         assertThrows(IllegalStateException.class, () -> NativeBridge.status(0, new long[NativeBridge.STATUS_FIELDS.size()]));

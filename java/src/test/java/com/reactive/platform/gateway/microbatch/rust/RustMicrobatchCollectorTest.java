@@ -85,7 +85,7 @@ class RustMicrobatchCollectorTest {
      * Submits cross through the thread's staging block, batches in pieces of
      * {@link RustMicrobatchCollector#STAGING_BYTES}: batches spanning several pieces, an event
      * larger than the block (in a batch and alone: it crosses as an array), empty events and single
-     * submits in between all arrive once, in order.
+     * and tracked submits in between all arrive once, in order.
      */
     @Test
     void packedBatchesArriveWholeAndInOrderAcrossPieces() throws Exception {
@@ -104,6 +104,7 @@ class RustMicrobatchCollectorTest {
         };
         int big = RustMicrobatchCollector.STAGING_BYTES + 1000;
         List<byte[]> sent = new ArrayList<>();
+        List<CompletableFuture<Ack>> acks = new ArrayList<>();
         try (RustMicrobatchCollector c = open(Map.of("event.max.bytes", String.valueOf(big),
                 "batch.max.bytes", String.valueOf(4 * big), "partitions", "1", "submit.block.ms", "10000"), sink)) {
             int id = 0;
@@ -130,6 +131,16 @@ class RustMicrobatchCollectorTest {
                 single[single.length - 1] = (byte) round;
                 assertTrue(c.submitFireAndForget(single));
                 sent.add(single);
+                if (round % 10 == 5 || round % 10 == 9) {
+                    // Tracked, through the staging block, and alone as an array when too large.
+                    byte[] tracked = round % 10 == 9 ? new byte[big] : ("tracked " + round).getBytes();
+                    tracked[0] = (byte) (round + 1);
+                    acks.add(c.submit(tracked));
+                    sent.add(tracked);
+                }
+            }
+            for (CompletableFuture<Ack> ack : acks) {
+                ack.get(30, java.util.concurrent.TimeUnit.SECONDS);
             }
             c.flush(Duration.ofSeconds(30));
             Status st = c.status();
