@@ -284,9 +284,12 @@ const STAGING_BYTES: usize = 64 * 1024;
 /// events into, so that `submitStaged` and `submitStagedEvent` cross with
 /// primitives only and read the events without a single JNI function call
 /// (each of which, GetByteArrayRegion or GetDirectBufferAddress, is a trip
-/// into the VM with a fence). Owned by the thread: freed when it ends, and
-/// only ever read by native calls made on that same thread, during which
-/// its Java side is not running and so not writing.
+/// into the VM with a fence). Owned by the native thread: freed when it
+/// ends, and only ever read by native calls made on that same thread,
+/// during which its Java side is not running and so not writing. Hence
+/// for platform threads only: a Java virtual thread runs on whichever
+/// carrier is free, so the Java side gives virtual threads no block (they
+/// cross with arrays).
 struct Staging {
     block: *mut u8,
 }
@@ -331,8 +334,9 @@ fn with_staged<R>(bytes: jint, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> 
 }
 
 /// `ByteBuffer stagingBuffer()`: a direct buffer over the calling thread's
-/// staging block, to keep in a Java ThreadLocal of that same thread and
-/// never hand to another (the block is freed when the thread ends).
+/// staging block, to keep in a Java ThreadLocal of that same platform
+/// thread and never hand to another (the block is freed when the thread
+/// ends).
 #[no_mangle]
 pub extern "system" fn Java_com_reactive_platform_gateway_microbatch_rust_NativeBridge_stagingBuffer<'l>(
     mut env: JNIEnv<'l>,

@@ -11,6 +11,9 @@ import com.reactive.platform.gateway.microbatch.NativeLibrary;
 import com.reactive.platform.gateway.microbatch.PressureLevel;
 import com.reactive.platform.gateway.microbatch.Result;
 import com.reactive.platform.gateway.microbatch.Status;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
@@ -69,17 +72,47 @@ public final class RustMicrobatchCollector implements MicrobatchCollector {
     static final int ACKS_PER_POLL = 1024;
     /** How long close waits beyond {@code close.timeout.ms} for the rings to drain and the threads to stop. */
     static final long CLOSE_GRACE_MS = 1_000;
+    /** The staging block's size (the native {@code STAGING_BYTES}). */
+    static final int STAGING_BYTES = 64 * 1024;
+    /**
+     * A virtual thread's "staging block": empty, so every non-empty event crosses as an array. The
+     * native block belongs to the carrier thread, and a virtual thread may run on another carrier
+     * at its next submit (or outlive the carrier and so the block), so it must not keep one.
+     */
+    private static final ByteBuffer NO_STAGING = ByteBuffer.allocate(0);
+    /** {@code Thread.isVirtual()} from Java 21 on; null on 17, which has no virtual threads. */
+    private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
     /**
      * Each submitting thread's staging block, native memory seen as a direct buffer (little-endian:
      * the frame format's byte order): a submit writes its events there and crosses with primitives
-     * only ({@link NativeBridge#submitStagedEvent}, {@link NativeBridge#submitStaged}). A batch larger
-     * than the block crosses in pieces; an event larger than it crosses alone, copied by the native
-     * side out of its array ({@link NativeBridge#submit}).
+     * only ({@link NativeBridge#submitStagedEvent}, {@link NativeBridge#submitStaged},
+     * {@link NativeBridge#submitTrackedStaged}). A batch larger than the block crosses in pieces; an
+     * event larger than it crosses alone, copied by the native side out of its array
+     * ({@link NativeBridge#submit}). {@link #NO_STAGING} on virtual threads.
      */
-    /** The staging block's size (the native {@code STAGING_BYTES}). */
-    static final int STAGING_BYTES = 64 * 1024;
     private static final ThreadLocal<ByteBuffer> STAGED = ThreadLocal.withInitial(
-            () -> NativeBridge.stagingBuffer().order(ByteOrder.LITTLE_ENDIAN));
+            () -> currentThreadIsVirtual() ? NO_STAGING : NativeBridge.stagingBuffer().order(ByteOrder.LITTLE_ENDIAN));
+
+    private static MethodHandle isVirtualHandle() {
+        try {
+            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
+        } catch (ReflectiveOperationException before21) {
+            return null;
+        }
+    }
+
+    /** Whether the calling thread is a virtual thread (never on Java 17). */
+    static boolean currentThreadIsVirtual() {
+        if (IS_VIRTUAL == null) {
+            return false;
+        }
+        try {
+            return (boolean) IS_VIRTUAL.invokeExact(Thread.currentThread());
+        } catch (Throwable unexpected) {
+            return true; // unknown: take the path that is safe on any thread
+        }
+    }
+
     /** The drainer's longest wait in one poll, so overdue futures are failed without much delay. */
     private static final long MAX_POLL_MS = 100;
 

@@ -154,6 +154,78 @@ class RustMicrobatchCollectorTest {
         }
     }
 
+    /**
+     * Virtual threads (Java 21+; skipped on 17) move between carrier threads, so they must not
+     * write into a carrier's native staging block: each of many virtual threads, parking between
+     * submits so they change carriers, sends distinct events (single, batch, tracked), and every
+     * one arrives once with its own bytes.
+     */
+    @Test
+    void virtualThreadsSubmitIntactEvents() throws Exception {
+        java.lang.reflect.Method ofVirtual;
+        try {
+            ofVirtual = Thread.class.getMethod("ofVirtual");
+        } catch (NoSuchMethodException before21) {
+            assumeTrue(false, "skipped: this JVM has no virtual threads (Java " + Runtime.version().feature() + ")");
+            return;
+        }
+        Object builder = ofVirtual.invoke(null);
+        java.lang.reflect.Method start = Class.forName("java.lang.Thread$Builder").getMethod("start", Runnable.class);
+        Set<String> received = ConcurrentHashMap.newKeySet();
+        List<String> duplicates = new java.util.concurrent.CopyOnWriteArrayList<>();
+        BatchSink sink = (frame, eventCount) -> com.reactive.platform.gateway.microbatch.Frames.forEach(frame, ev -> {
+            byte[] b = new byte[ev.remaining()];
+            ev.get(b);
+            String text = new String(b, java.nio.charset.StandardCharsets.UTF_8);
+            if (!received.add(text)) {
+                duplicates.add(text);
+            }
+        });
+        int threads = 200;
+        int rounds = 20;
+        Queue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        Queue<CompletableFuture<Ack>> acks = new ConcurrentLinkedQueue<>();
+        try (RustMicrobatchCollector c = open(Map.of("submit.block.ms", "10000"), sink)) {
+            List<Thread> started = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                started.add((Thread) start.invoke(builder, (Runnable) () -> {
+                    try {
+                        assertTrue(RustMicrobatchCollector.currentThreadIsVirtual());
+                        for (int r = 0; r < rounds; r++) {
+                            String prefix = "v" + id + "-" + r + "-";
+                            assertTrue(c.submitFireAndForget((prefix + "single").getBytes()));
+                            byte[][] batch = {(prefix + "b0").getBytes(), (prefix + "b1").getBytes(), (prefix + "b2").getBytes()};
+                            assertEquals(3, c.submitFireAndForget(batch, 0, 3));
+                            acks.add(c.submit((prefix + "tracked").getBytes()));
+                            Thread.sleep(1); // unmounts: the next round may run on another carrier
+                        }
+                    } catch (Throwable e) {
+                        failures.add(e);
+                    }
+                }));
+            }
+            for (Thread t : started) {
+                t.join();
+            }
+            assertTrue(failures.isEmpty(), () -> "a virtual thread failed: " + failures.peek());
+            for (CompletableFuture<Ack> ack : acks) {
+                ack.get(30, TimeUnit.SECONDS);
+            }
+            c.flush(Duration.ofSeconds(30));
+        }
+        assertEquals(List.of(), duplicates);
+        assertEquals(threads * rounds * 5, received.size());
+        for (int t = 0; t < threads; t++) {
+            for (int r = 0; r < rounds; r++) {
+                for (String what : List.of("single", "b0", "b1", "b2", "tracked")) {
+                    String expected = "v" + t + "-" + r + "-" + what;
+                    assertTrue(received.contains(expected), expected);
+                }
+            }
+        }
+    }
+
     @Test
     void aHundredThousandOutstandingFuturesCostOnlyMemoryAndAllComplete() throws Exception {
         int n = 100_000;
