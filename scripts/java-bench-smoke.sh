@@ -25,34 +25,48 @@ rm -f "$OUT"/*.json
 # Compile once (and build the native library when asked), then run each main without recompiling.
 mvn -q -f "$POM" $MVN_ARGS -DskipTests package >/dev/null
 
-run() {
+# The mains run in one JVM (SmokeAll, a test-scope class, calls each main as exec:java
+# would): a Maven and JVM start per main would cost more than the mains themselves.
+runs=()
+mains=()
+add() {
   local main=$1; shift
-  local json="$OUT/$main.json"
-  echo "=== $main $*"
-  mvn -q -f "$POM" $MVN_ARGS exec:java -Dexec.mainClass="$PKG.$main" \
-      -Dexec.args="$* --json $json" 2>&1 | grep -v '^SLF4J:' | sed 's/^/  /'
-  if [[ ! -s $json ]]; then
-    echo "FAIL: $main wrote no JSON" >&2; return 1
-  fi
-  if ! grep -q '"failures":\[\]' "$json"; then
-    echo "FAIL: $main had failed variants:" >&2
-    grep -o '"failures":\[[^]]*\]' "$json" >&2; return 1
-  fi
+  mains+=("$main")
+  runs+=("$main" "$@" --json "$OUT/$main.json" ";")
 }
 
 S=${SMOKE_SECONDS:-0.5}
 short="--duration $S --rounds 1 --warmup 0.2"
 # The seed's positional form: mode, duration, broker, report folder.
-run KafkaBaselineBenchmark ALL "$S" "$B" "$OUT/kafka-baseline" $short
-run AdaptiveVsBulkBenchmark "$S" "$B" $short
-run CalibrationBenchmark "$B" L9_EXTREME L7_HIGH --rounds 1 --duration "$S" --db "$OUT/calibration.db"
-echo "=== CalibrationBenchmark --status"   # prints the database, writes no JSON
+add KafkaBaselineBenchmark ALL "$S" "$B" "$OUT/kafka-baseline" $short
+add AdaptiveVsBulkBenchmark "$S" "$B" $short
+add CalibrationBenchmark "$B" L9_EXTREME L7_HIGH --rounds 1 --duration "$S" --db "$OUT/calibration.db"
+add QuickBatchTest "$B" $short
+add BatchSizeExplorer "$B" --sizes 100,10000 $short
+add OnlineLearningBenchmark "$B" --duration "$S" --phases 1000,100000,0
+add CollectorComparisonBenchmark --threads 1,2 $short
+mvn -q -f "$POM" $MVN_ARGS exec:java -Dexec.classpathScope=test -Dexec.mainClass="$PKG.SmokeAll" \
+    -Dexec.args="${runs[*]}" 2>&1 | grep -v '^SLF4J:' | sed 's/^/  /'
+# JMH finds its benchmark list through the runtime class path, so this one runs on its own;
+# --forks 0: the JMH benchmarks in this JVM (a fork per benchmark costs a JVM start each).
+mains+=(RingBufferMicroBenchmark)
+mvn -q -f "$POM" $MVN_ARGS exec:java -Dexec.mainClass="$PKG.RingBufferMicroBenchmark" \
+    -Dexec.args="--duration $S --iterations 1 --warmups 0 --forks 0 --json $OUT/RingBufferMicroBenchmark.json" \
+    2>&1 | grep -v '^SLF4J:' | sed 's/^/  /'
+for main in "${mains[@]}"; do
+  json="$OUT/$main.json"
+  if [[ ! -s $json ]]; then
+    echo "FAIL: $main wrote no JSON" >&2; exit 1
+  fi
+  if ! grep -q '"failures":\[\]' "$json"; then
+    echo "FAIL: $main had failed variants:" >&2
+    grep -o '"failures":\[[^]]*\]' "$json" >&2; exit 1
+  fi
+done
+
+# One main the way the seed runs them, through exec:java on its own: the database the
+# calibration run above wrote (no JSON).
+echo "=== CalibrationBenchmark --status"
 mvn -q -f "$POM" $MVN_ARGS exec:java -Dexec.mainClass="$PKG.CalibrationBenchmark" \
     -Dexec.args="--status --db $OUT/calibration.db" 2>&1 | grep -v '^SLF4J:' | sed 's/^/  /'
-run QuickBatchTest "$B" $short
-run BatchSizeExplorer "$B" --sizes 100,10000 $short
-run OnlineLearningBenchmark "$B" --duration "$S" --phases 1000,100000,0
-run CollectorComparisonBenchmark --threads 1,2 $short
-# --forks 0: the JMH benchmarks in this JVM (a fork per benchmark costs a JVM start each).
-run RingBufferMicroBenchmark --duration "$S" --iterations 1 --warmups 0 --forks 0
 echo "java benchmark smoke: all mains ran"

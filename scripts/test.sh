@@ -6,7 +6,7 @@
 # and stops the broker again, also when a test fails.
 #
 #   scripts/test.sh                       the default path (about 15 minutes on 2 cores, cold)
-#   FUZZ_SECONDS=60 scripts/test.sh       longer fuzz smoke (default 10 s per target)
+#   FUZZ_SECONDS=60 scripts/test.sh       longer fuzz smoke (default 5 s per target)
 #   JAVA_BENCH_SMOKE=0 scripts/test.sh    skip the short run of the seed's Java benchmark mains
 #                                         (about 80 s; scripts/java-bench-smoke.sh on its own)
 # Longer suites are separate commands: scripts/reliability.sh --long (a
@@ -106,7 +106,7 @@ fi
 
 if [[ -x scripts/fuzz-smoke.sh ]]; then
   step "fuzz smoke of the frame decoder"
-  FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz-smoke.sh
+  FUZZ_SECONDS=${FUZZ_SECONDS:-5} scripts/fuzz-smoke.sh
 fi
 
 step "all tests passed"
