@@ -33,6 +33,14 @@ if ((${#need_apt[@]})); then
   $SUDO apt-get update -q && $SUDO apt-get install -y -q "${need_apt[@]}"
 fi
 
+# One JAVA_HOME for every step. The jni crate's build script reruns when it
+# changes, and Maven hands the cargo it starts a JAVA_HOME of its own, so
+# without this each Maven step rebuilt the library (15-20 s each).
+if [[ -z ${JAVA_HOME:-} ]]; then
+  JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v javac || command -v java)")")")
+  export JAVA_HOME
+fi
+
 step "building (release)"
 # The library, its header and the CLI. The tests are built by `cargo test`
 # below; the benches are compiled (checked, not linked) by clippy's
@@ -77,7 +85,9 @@ for home in /usr/lib/jvm/*/; do
 done
 if [[ -n $newer_jdk ]]; then
   step "submits from virtual threads, under the Java $v at $newer_jdk"
-  JAVA_HOME=$newer_jdk mvn -B -ntp -q -f java/pom.xml test -Dmicrobatch.native=true \
+  # microbatch.cargo.skip: the library built above as it is (cargo under another
+  # JAVA_HOME would rebuild it).
+  JAVA_HOME=$newer_jdk mvn -B -ntp -q -f java/pom.xml test -Dmicrobatch.native=true -Dmicrobatch.cargo.skip=true \
       -Dtest='RustMicrobatchCollectorTest#virtualThreadsSubmitIntactEvents' -Dsurefire.failIfNoSpecifiedTests=false
 else
   echo "SKIPPED: no JDK 21 or later in /usr/lib/jvm, so the virtual-thread test ran skipped under Java 17" >&2
