@@ -8,7 +8,7 @@
 #   scripts/test.sh                       the default path (about 15 minutes on 2 cores, cold)
 #   FUZZ_SECONDS=60 scripts/test.sh       longer fuzz smoke (default 5 s per target)
 #   JAVA_BENCH_SMOKE=0 scripts/test.sh    skip the short run of the seed's Java benchmark mains
-#                                         (about 80 s; scripts/java-bench-smoke.sh on its own)
+#                                         (about a minute; scripts/java-bench-smoke.sh on its own)
 # Longer suites are separate commands: scripts/reliability.sh --long (a
 # 3-node cluster, broker kills, 120 s of load) and the benchmarks in README.
 set -euo pipefail
