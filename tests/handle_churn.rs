@@ -4,9 +4,11 @@
 //! long-running service that re-creates its collector (reconfiguration, a
 //! fuzzer's every input) must not grow.
 
+mod reliability;
+
 use microbatch::ffi::*;
 use microbatch::Code;
-use std::ffi::CString;
+use reliability::c_abi_collector;
 
 /// Both tests measure this process's resident set: one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -17,14 +19,7 @@ fn rss() -> u64 {
 }
 
 fn cycle(pairs: &[(&str, &str)], events: usize) {
-    let cfg = mb_config_new();
-    for (k, v) in pairs {
-        let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
-        assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
-    }
-    let mut h = std::ptr::null_mut();
-    assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
-    mb_config_free(cfg);
+    let h = c_abi_collector(pairs);
     let ev = [7u8; 200];
     for _ in 0..events {
         assert_eq!(mb_collector_submit(h, ev.as_ptr(), ev.len()), Code::MB_OK);
@@ -60,14 +55,7 @@ fn freed_queue_is_released_once_drained() {
     use microbatch::tracking::AckEvent;
     let pairs = [("sink", "null"), ("partitions", "1"), ("level", "L10_MAX"), ("tracking.queue", "true"), ("calibration.enabled", "false")];
     let run = |drain: bool| {
-        let cfg = mb_config_new();
-        for (k, v) in pairs {
-            let (k, v) = (CString::new(k).unwrap(), CString::new(v).unwrap());
-            assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
-        }
-        let mut h = std::ptr::null_mut();
-        assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
-        mb_config_free(cfg);
+        let h = c_abi_collector(&pairs);
         let mut t = 0;
         for _ in 0..100 {
             assert_eq!(mb_collector_submit_tracked(h, [1u8; 10].as_ptr(), 10, &mut t), Code::MB_OK);

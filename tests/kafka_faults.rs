@@ -68,22 +68,6 @@ fn collector(mock: &Mock, topic: &str, extra: &[(&str, &str)]) -> Collector {
 }
 
 /// Resident set size of this process, bytes.
-/// A collector made through the C ABI (the tests of free and flush go
-/// through it, as C callers do), from `pairs`.
-fn c_abi_collector(pairs: &[(&str, &str)]) -> *mut microbatch::handle::Handle {
-    use microbatch::ffi::*;
-    use std::ffi::CString;
-    let cfg = mb_config_new();
-    for (k, v) in pairs {
-        let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
-        assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
-    }
-    let mut h = std::ptr::null_mut();
-    assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
-    mb_config_free(cfg);
-    h
-}
-
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);

@@ -1,8 +1,9 @@
 //! Shared by the reliability suites (tests/kafka_faults.rs,
 //! tests/kafka_cluster.rs, tests/process_death.rs): numbered events, a
 //! consumer that reads a whole topic back, the books that compare what the
-//! collector counted with what the topic holds, and the one-line report
-//! that scripts/reliability.sh collects.
+//! collector counted with what the topic holds, the one-line report that
+//! scripts/reliability.sh collects, and a collector made through the C ABI
+//! (also for tests/handle_churn.rs).
 #![allow(dead_code)]
 
 use microbatch::frame;
@@ -173,4 +174,21 @@ pub fn skipped(scenario: &str, why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED: {scenario}: {why}");
     eprintln!("RELIABILITY scenario={scenario} | SKIPPED: {why}");
+}
+
+/// A collector made through the C ABI, as C callers make it, from `pairs`
+/// (each accepted, or the test fails).
+pub fn c_abi_collector(pairs: &[(&str, &str)]) -> *mut microbatch::handle::Handle {
+    use microbatch::ffi::*;
+    use microbatch::Code;
+    use std::ffi::CString;
+    let cfg = mb_config_new();
+    for (k, v) in pairs {
+        let (k, v) = (CString::new(*k).unwrap(), CString::new(*v).unwrap());
+        assert_eq!(mb_config_set(cfg, k.as_ptr(), v.as_ptr()), Code::MB_OK);
+    }
+    let mut h = std::ptr::null_mut();
+    assert_eq!(mb_collector_new(cfg, &mut h), Code::MB_OK);
+    mb_config_free(cfg);
+    h
 }
